@@ -1,0 +1,165 @@
+"""The synthetic city: who the agents are and who knows whom.
+
+Built from the statistics in ``abm/data/defaults.toml`` (or a scenario's overrides):
+about 640,000 households, of which 39% live in detached or row houses, laid out in
+neighbourhoods whose detached share varies; about 40,000 businesses by sector; about
+3,500 farm households sharing 1,290 ha of paddy and 1,840 ha of upland. Only the
+attributes that do not change during a run live here, so a city is built once per
+seed and scale and reused by every run of a sweep (:func:`build_city` caches it).
+
+At ``scale`` F each population keeps a fraction F of its agents, each standing for
+``weight`` = 1/F real agents (exactly N / n).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from abm.network import small_world
+from abm.scenario import Scenario
+
+DETACHED_OWNER, DETACHED_RENTER, APARTMENT = 0, 1, 2
+BUSINESS_SECTORS = ("retail", "office", "manufacturing", "services", "other")
+# assumption: shares of establishments by sector (no breakdown found), each range +-0.1
+BUSINESS_SECTOR_SHARES = (0.3, 0.2, 0.1, 0.3, 0.1)
+CITY_SECTIONS = ("population", "households", "businesses", "farmers", "network")
+
+
+@dataclass(frozen=True)
+class HouseholdAttributes:
+    weight: float
+    dwelling: np.ndarray  # int8: DETACHED_OWNER, DETACHED_RENTER, APARTMENT
+    roof_kw: np.ndarray  # float32, 0 where no roof of one's own
+    discount_rate: np.ndarray
+    attitude: np.ndarray  # environmental concern in [0, 1]
+    has_car: np.ndarray
+    network: sp.csr_matrix
+
+    @property
+    def n(self) -> int:
+        return self.dwelling.size
+
+
+@dataclass(frozen=True)
+class BusinessAttributes:
+    weight: float
+    sector: np.ndarray  # int8 index into BUSINESS_SECTORS
+    owns_roof: np.ndarray
+    roof_kw: np.ndarray
+    discount_rate: np.ndarray  # 1 / required payback
+    large_emitter: np.ndarray
+    network: sp.csr_matrix
+
+    @property
+    def n(self) -> int:
+        return self.sector.size
+
+
+@dataclass(frozen=True)
+class FarmerAttributes:
+    weight: float
+    farmland_ha: np.ndarray
+    paddy: np.ndarray  # main crop is rice
+    has_successor: np.ndarray
+    network: sp.csr_matrix
+
+    @property
+    def n(self) -> int:
+        return self.farmland_ha.size
+
+
+@dataclass(frozen=True)
+class City:
+    households: HouseholdAttributes
+    businesses: BusinessAttributes
+    farmers: FarmerAttributes
+
+
+def _sample_size(real: int, scale: float) -> tuple[int, float]:
+    n = max(1, round(real * scale))
+    return n, real / n
+
+
+def _households(s: Scenario, scale: float, rng: np.random.Generator) -> HouseholdAttributes:
+    pop, hh, net = s.section("population"), s.section("households"), s.section("network")
+    n, weight = _sample_size(pop["households"], scale)
+    # neighbourhoods in space-filling order, each with its own detached share
+    size = max(1, round(net["neighbourhood_households"] * scale))
+    n_hoods = -(-n // size)
+    mean, conc = pop["detached_share"], net["neighbourhood_concentration"]
+    hood_share = rng.beta(mean * conc, (1 - mean) * conc, n_hoods)
+    detached = rng.random(n) < np.repeat(hood_share, size)[:n]
+    owner = rng.random(n) < pop["detached_owner_share"]
+    dwelling = np.where(detached, np.where(owner, DETACHED_OWNER, DETACHED_RENTER), APARTMENT)
+    roof = rng.normal(hh["roof_kw_mean"], hh["roof_kw_sd"], n).clip(hh["roof_kw_min"], hh["roof_kw_max"])
+    roof = np.where(dwelling == DETACHED_OWNER, roof, 0.0).astype(np.float32)
+    rate = rng.uniform(hh["discount_rate_low"], hh["discount_rate_high"], n)
+    attitude = rng.beta(hh["attitude_beta_a"], hh["attitude_beta_b"], n)
+    car_share = np.where(detached, pop["car_share_detached"], pop["car_share_apartment"])
+    has_car = rng.random(n) < car_share
+    network = small_world(n, net["household_degree"], net["household_rewiring"], rng)
+    return HouseholdAttributes(
+        weight,
+        dwelling.astype(np.int8),
+        roof,
+        rate.astype(np.float32),
+        attitude.astype(np.float32),
+        has_car,
+        network,
+    )
+
+
+def _businesses(s: Scenario, scale: float, rng: np.random.Generator) -> BusinessAttributes:
+    b, net = s.section("businesses"), s.section("network")
+    n, weight = _sample_size(s["population.businesses"], scale)
+    # sorted by sector, so that the ring lattice links businesses of a sector
+    sector = np.sort(rng.choice(len(BUSINESS_SECTORS), n, p=BUSINESS_SECTOR_SHARES))
+    owns_roof = rng.random(n) < b["owner_roof_share"]
+    roof = rng.lognormal(np.log(b["roof_kw_median"]), b["roof_kw_log_sd"], n).clip(10.0, b["roof_kw_max"])
+    payback = rng.uniform(b["payback_years_low"], b["payback_years_high"], n)
+    large = rng.random(n) < b["large_emitter_share"]
+    network = small_world(n, net["business_degree"], net["business_rewiring"], rng)
+    return BusinessAttributes(
+        weight,
+        sector.astype(np.int8),
+        owns_roof,
+        roof.astype(np.float32),
+        (1.0 / payback).astype(np.float32),
+        large,
+        network,
+    )
+
+
+def _farmers(s: Scenario, scale: float, rng: np.random.Generator) -> FarmerAttributes:
+    pop, f, net = s.section("population"), s.section("farmers"), s.section("network")
+    n, weight = _sample_size(pop["farm_households"], scale)
+    total_ha = pop["paddy_ha"] + pop["upland_ha"]
+    raw = rng.lognormal(0.0, f["farmland_log_sd"], n)
+    farmland = raw * (total_ha / weight) / raw.sum()  # the sample farms the city's area
+    paddy = rng.random(n) < pop["paddy_ha"] / total_ha
+    successor = rng.random(n) < f["successor_share"]
+    network = small_world(n, net["farmer_degree"], net["farmer_rewiring"], rng)
+    return FarmerAttributes(weight, farmland, paddy, successor, network)
+
+
+def build_city(scenario: Scenario, seed: int, scale: float) -> City:
+    """The city for this seed and scale, built once per process and then reused."""
+    key = json.dumps({k: scenario.section(k) for k in CITY_SECTIONS}, sort_keys=True)
+    return _build_city(key, seed, scale)
+
+
+@lru_cache(maxsize=4)
+def _build_city(key: str, seed: int, scale: float) -> City:
+    sections = json.loads(key)
+    s = Scenario("city", sections)
+    streams = np.random.SeedSequence([seed, 0xC17]).spawn(3)
+    return City(
+        households=_households(s, scale, np.random.default_rng(streams[0])),
+        businesses=_businesses(s, scale, np.random.default_rng(streams[1])),
+        farmers=_farmers(s, scale, np.random.default_rng(streams[2])),
+    )

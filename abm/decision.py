@@ -1,0 +1,195 @@
+"""The decision rule shared by every population: consider, then choose.
+
+1. *Consideration.* Each month a non-adopter starts considering a technology with
+   hazard ``p_i + q * s_i`` per year: ``p_i`` a base rate (raised by campaigns),
+   ``s_i`` the adopting share of its network neighbours (or of the whole population).
+   Rather than rolling a die for every agent every month, the rule draws candidates
+   at the largest possible rate and thins them to each agent's own rate, which gives
+   every agent exactly the probability ``1 - exp(-(p_i + q s_i) dt)`` at a cost
+   proportional to the number of candidates.
+2. *Choice.* A considering agent picks among its options by a logit over utilities
+   (Gumbel noise, so that a refused grant changes one utility and the agent
+   re-decides with the same taste). Options with grants apply to the programmes in
+   order of arrival; an agent refused a grant re-decides without it.
+
+With identical agents, peer share over the whole population and adoption certain
+once considered, this is the Bass model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from abm.clock import MONTHS_PER_YEAR, Month
+from abm.policy import PolicyEnvironment, eligible
+
+DT_YEARS = 1.0 / MONTHS_PER_YEAR
+
+
+class PeerExposure:
+    """How many of each agent's peers have adopted, updated as adoptions happen.
+
+    With a network, the share is adopting neighbours over degree; with
+    ``adjacency=None`` the peer group is the whole population.
+    """
+
+    def __init__(self, n: int, adjacency: sp.csr_matrix | None):
+        self.n = n
+        self.adjacency = adjacency
+        self.adopted_total = 0
+        if adjacency is not None:
+            self.degree = np.maximum(np.diff(adjacency.indptr), 1).astype(np.float32)
+            self.count = np.zeros(n, dtype=np.float32)
+
+    def add(self, adopters: np.ndarray, sign: float = 1.0) -> None:
+        """Count ``adopters`` (agent indices) as adopting, or as no longer adopting
+        with ``sign=-1``."""
+        self.adopted_total += int(sign) * adopters.size
+        if self.adjacency is not None and adopters.size:
+            a = self.adjacency
+            starts, ends = a.indptr[adopters], a.indptr[adopters + 1]
+            lengths = ends - starts
+            offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            neighbours = a.indices[np.arange(lengths.sum()) + offsets]
+            np.add.at(self.count, neighbours, sign)
+
+    def share(self, agents: np.ndarray) -> np.ndarray:
+        if self.adjacency is None:
+            return np.full(agents.size, self.adopted_total / self.n, dtype=np.float32)
+        return self.count[agents] / self.degree[agents]
+
+
+def _distinct(rng: np.random.Generator, n: int, probability: float) -> np.ndarray:
+    """Each of ``n`` positions independently with ``probability``, as sorted indices."""
+    k = rng.binomial(n, probability)
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def draw_considerers(
+    rng: np.random.Generator,
+    pool: np.ndarray,
+    base_rate_per_year: float,
+    peer_rate_per_year: float,
+    rate_multiplier: Callable[[np.ndarray], np.ndarray | float],
+    max_multiplier: float,
+    peer_share: Callable[[np.ndarray], np.ndarray],
+    is_candidate: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Agents of ``pool`` (agent indices) who start considering this month.
+
+    ``rate_multiplier`` gives each agent's campaign factor on the base rate (at most
+    ``max_multiplier``); ``is_candidate`` filters out agents who cannot adopt.
+    """
+    n = pool.size
+    p_max = base_rate_per_year * max_multiplier
+    a_max = -np.expm1(-p_max * DT_YEARS)
+    b_max = -np.expm1(-peer_rate_per_year * DT_YEARS)
+    picked = []
+    if a_max > 0:
+        cand = pool[_distinct(rng, n, a_max)]
+        cand = cand[is_candidate(cand)]
+        a_i = -np.expm1(-base_rate_per_year * rate_multiplier(cand) * DT_YEARS)
+        picked.append(cand[rng.random(cand.size) * a_max < a_i])
+    if b_max > 0:
+        cand = pool[_distinct(rng, n, b_max)]
+        cand = cand[is_candidate(cand)]
+        b_i = -np.expm1(-peer_rate_per_year * peer_share(cand) * DT_YEARS)
+        picked.append(cand[rng.random(cand.size) * b_max < b_i])
+    if not picked:
+        return np.empty(0, dtype=np.int64)
+    return np.union1d(*picked) if len(picked) == 2 else picked[0]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a choice: its technology (None for options without grants),
+    the size and cost a grant is computed on, and the agents' eligibility flags."""
+
+    technology: str | None
+    kw: np.ndarray | None = None
+    cost_yen: np.ndarray | None = None
+
+
+@dataclass
+class Decision:
+    """What the considering agents chose and the grants they received."""
+
+    chosen: np.ndarray
+    grant_yen: np.ndarray
+
+
+def choose(
+    rng: np.random.Generator,
+    policy: PolicyEnvironment,
+    month: Month,
+    agents: str,
+    weight: float,
+    flags: dict[str, np.ndarray],
+    utility: np.ndarray,
+    yen_to_utility: np.ndarray,
+    options: Sequence[Option],
+) -> Decision:
+    """Logit choice among ``options`` with first-come grants and re-decision.
+
+    ``utility`` is (agents x options) without grants; a grant of G yen on option j
+    adds ``yen_to_utility[i, j] * G``. Each simulated agent stands for ``weight``
+    real ones when it draws on a budget.
+    """
+    n, k = utility.shape
+    noise = rng.gumbel(size=(n, k))
+    fy = month.fiscal_year
+    arrival_day = np.sort(rng.integers(1, month.days + 1, n))
+    order = rng.permutation(n)  # agent i arrives at position rank[i]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+
+    offers: list[tuple[list[int], np.ndarray]] = []
+    for opt in options:
+        progs = policy.open_programmes_for(opt.technology, agents, fy) if opt.technology else []
+        amounts = np.zeros((n, len(progs)))
+        for c, index in enumerate(progs):
+            prog = policy.programmes[index]
+            amounts[:, c] = np.where(eligible(prog.eligibility, flags), prog.amount_yen(opt.kw, opt.cost_yen), 0.0)
+        offers.append((progs, amounts))
+    offered = [np.ones(a.shape, dtype=bool) for _, a in offers]
+    granted = [np.zeros(a.shape, dtype=bool) for _, a in offers]
+
+    while True:
+        grants = np.column_stack([(a * o).sum(axis=1) for (_, a), o in zip(offers, offered, strict=True)])
+        chosen = np.argmax(utility + yen_to_utility * grants + noise, axis=1)
+        refused_any = False
+        for j, (progs, amounts) in enumerate(offers):
+            for c, index in enumerate(progs):
+                wants = (chosen == j) & offered[j][:, c] & ~granted[j][:, c] & (amounts[:, c] > 0)
+                if not wants.any():
+                    continue
+                applicants = np.flatnonzero(wants)
+                applicants = applicants[np.argsort(rank[applicants])]
+                ok = policy.ledger.grant(index, amounts[applicants, c], weight, arrival_day[rank[applicants]], month)
+                granted[j][applicants[ok], c] = True
+                if not ok.all():
+                    refused_any = True
+                    # a closed programme is closed to everybody not yet granted
+                    closed_to = ~granted[j][:, c]
+                    offered[j][closed_to, c] = False
+                    for jj, (pp, _) in enumerate(offers):
+                        if jj != j and index in pp:
+                            offered[jj][~granted[jj][:, pp.index(index)], pp.index(index)] = False
+        if not refused_any:
+            break
+    # agents who switched away from an option after a refusal give its grants back
+    received = np.zeros(n)
+    for j, (progs, amounts) in enumerate(offers):
+        for c, index in enumerate(progs):
+            unused = granted[j][:, c] & (chosen != j)
+            if unused.any():
+                policy.ledger.refund(index, amounts[unused, c], weight)
+            used = granted[j][:, c] & (chosen == j)
+            received[used] += amounts[used, c]
+    return Decision(chosen=chosen, grant_yen=received)

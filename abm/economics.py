@@ -1,0 +1,138 @@
+"""Prices, costs and the value of each option to an agent.
+
+:class:`Market` turns a scenario's price trajectories into yearly figures. The value
+functions give the net present value (yen) of an option to each agent, vectorised
+over agents: rooftop PV bought outright, PV through a PPA, a ZEH over a standard
+house, an EV over a petrol car, and solar sharing. Cash flows are yearly, discounted
+at the agent's own rate; electricity is expected to follow today's price and the
+scenario's trend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.clock import FISCAL_YEARS
+from abm.scenario import Scenario
+from abm.trajectory import Trajectory
+
+
+def annuity(rate: np.ndarray | float, growth: float, first: int, last: int) -> np.ndarray:
+    """Present value of a payment of 1 in year ``first`` growing by ``growth`` a year
+    to year ``last`` (inclusive), discounted at ``rate``: sum of (1+g)^(t-first)/(1+r)^t."""
+    rate = np.asarray(rate, dtype=float)
+    if last < first:
+        return np.zeros_like(rate)
+    x = (1.0 + growth) / (1.0 + rate)
+    n = last - first + 1
+    near_one = np.isclose(x, 1.0)
+    safe_x = np.where(near_one, 0.5, x)
+    series = np.where(near_one, n, (1.0 - safe_x**n) / (1.0 - safe_x))
+    return series / (1.0 + rate) ** first
+
+
+class Market:
+    """Yearly prices and costs from a scenario's trajectories."""
+
+    def __init__(self, scenario: Scenario):
+        prices, tech = scenario.section("prices"), scenario.section("technology")
+        decline = -prices["pv_cost_decline_per_year"]
+        self.pv_cost = Trajectory.from_table(prices["pv_cost_yen_per_kw"], decline)
+        self.pv_cost_new_build = Trajectory.from_table(prices["pv_cost_new_build_yen_per_kw"], decline)
+        self.business_pv_cost_factor = prices["business_pv_cost_factor"]
+        self.price_trend = prices["electricity_price_trend_per_year"]
+        self.electricity_price = Trajectory.from_table(prices["electricity_price_yen_per_kwh"], self.price_trend)
+        self.business_price_factor = prices["business_price_factor"]
+        premium = {int(k): v for k, v in tech["ev_premium_yen"].items()}
+        last = max(premium)
+        parity = tech["ev_price_parity_fiscal_year"]
+        if parity > last:
+            premium[parity] = 0.0
+        self.ev_premium = Trajectory(premium)
+        self.solar_sharing_cost = Trajectory(
+            {2021: tech["solar_sharing_cost_yen_per_kw"]},
+            -tech["solar_sharing_cost_decline_per_year"],
+        )
+
+    def table(self) -> dict[str, list[float]]:
+        """Every price by fiscal year, for reports."""
+        return {
+            "fiscal_year": list(FISCAL_YEARS),
+            "pv_cost_yen_per_kw": self.pv_cost.as_array().tolist(),
+            "electricity_price_yen_per_kwh": self.electricity_price.as_array().tolist(),
+            "ev_premium_yen": self.ev_premium.as_array().tolist(),
+        }
+
+
+class PVEconomics:
+    """Net present value of rooftop PV and PPA contracts for given agents."""
+
+    def __init__(self, scenario: Scenario):
+        t = scenario.section("technology")
+        self.yield_kwh_per_kw = t["pv_yield_kwh_per_kw_year"]
+        self.degradation = t["pv_degradation_per_year"]
+        self.life = t["pv_life_years"]
+        self.om = t["pv_om_yen_per_kw_year"]
+        self.post_fit = t["post_fit_yen_per_kwh"]
+        ppa = scenario.section("ppa")
+        self.ppa_discount = ppa["discount_share"]
+        self.ppa_term = ppa["term_years"]
+        self.price_trend = scenario["prices.electricity_price_trend_per_year"]
+
+    def _energy_value(
+        self,
+        kw: np.ndarray,
+        rate: np.ndarray,
+        self_share: float | np.ndarray,
+        retail: float,
+        fit: float,
+        fit_term: int,
+        first: int = 1,
+    ) -> np.ndarray:
+        """PV of self-consumption at retail price and exports at FIT then post-FIT,
+        from year ``first`` to the end of life, less O&M."""
+        e = self.yield_kwh_per_kw * kw
+        d = -self.degradation
+        own_growth = (1 + self.price_trend) * (1 + d) - 1
+        own = self_share * retail * annuity(rate, own_growth, first, self.life)
+        fit_end = max(fit_term, first - 1)
+        export = (1 - self_share) * (
+            fit * annuity(rate, d, first, fit_end) + self.post_fit * annuity(rate, d, fit_end + 1, self.life)
+        )
+        om = self.om * annuity(rate, 0.0, first, self.life)
+        # annuities with growth start at 1 in year `first`; scale by degradation so far
+        return e * (own + export) * (1 + d) ** (first - 1) - kw * om
+
+    def buy_npv(
+        self,
+        kw: np.ndarray,
+        cost_yen_per_kw: float | np.ndarray,
+        rate: np.ndarray,
+        self_share: float | np.ndarray,
+        retail: float,
+        fit: float,
+        fit_term: int,
+    ) -> np.ndarray:
+        """NPV of buying PV, before grants."""
+        return self._energy_value(kw, rate, self_share, retail, fit, fit_term) - kw * cost_yen_per_kw
+
+    def ppa_npv(self, kw: np.ndarray, rate: np.ndarray, self_share: float | np.ndarray, retail: float) -> np.ndarray:
+        """NPV of a PPA: PV power at a discount during the term, then the system for free."""
+        e = self.yield_kwh_per_kw * kw
+        growth = (1 + self.price_trend) * (1 - self.degradation) - 1
+        during = e * self_share * retail * self.ppa_discount * annuity(rate, growth, 1, self.ppa_term)
+        after = self._energy_value(kw, rate, self_share, retail, self.post_fit, 0, self.ppa_term + 1)
+        return during + after
+
+
+def ev_npv(
+    rate: np.ndarray,
+    premium_yen: float,
+    km_per_year: float,
+    petrol_yen_per_km: float,
+    electricity_yen_per_km: np.ndarray | float,
+    years: int,
+) -> np.ndarray:
+    """NPV of an EV over a petrol car, before grants."""
+    saving = (petrol_yen_per_km - electricity_yen_per_km) * km_per_year
+    return saving * annuity(rate, 0.0, 1, years) - premium_yen

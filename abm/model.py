@@ -1,0 +1,129 @@
+"""The city model: wires populations, market and policy, and keeps the books.
+
+:class:`CityModel` is a Mesa model stepping monthly from April 2014 to March 2051.
+It owns the clock, the random generator (``Model(rng=seed)``), the three agent
+populations (held as arrays), the policy environment and the yearly records. Each
+step every population decides; at the end of each fiscal year the model records
+stocks, flows and grant spending, and :mod:`abm.accounting` turns the records into
+energy and CO2 accounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from abm.accounting import add_accounts
+from abm.businesses import Businesses
+from abm.city import City, build_city
+from abm.clock import FIRST_FISCAL_YEAR, N_STEPS, Month
+from abm.economics import Market, PVEconomics
+from abm.farmers import Farmers
+from abm.households import Households
+from abm.policy import PolicyEnvironment
+from abm.population import Context
+from abm.scenario import Scenario
+
+
+class CityModel(mesa.Model):
+    """Saitama City's households, businesses and farmers deciding on low-carbon technologies."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        scale: float = 1.0,
+        behaviour: dict[str, Any] | None = None,
+        city: City | None = None,
+    ):
+        super().__init__(rng=seed)
+        self.city_scenario = scenario
+        self.seed = seed
+        self.scale = scale
+        city = city or build_city(scenario, seed, scale)
+        self.policy = PolicyEnvironment(scenario)
+        self.ctx = Context(
+            rng=self.rng,
+            scenario=scenario,
+            market=Market(scenario),
+            pv=PVEconomics(scenario),
+            policy=self.policy,
+            behaviour={**scenario.section("behaviour"), **(behaviour or {})},
+        )
+        self.households = Households(city.households, self.ctx)
+        self.businesses = Businesses(city.businesses, self.ctx)
+        self.farmers = Farmers(city.farmers, self.ctx)
+        self.populations = (self.households, self.businesses, self.farmers)
+        self.month = Month(0)
+        self.records: list[dict[str, float]] = []
+        self.opening_agent_pv_kw = self._agent_pv_kw()
+        self.initial_evs = self.households.stocks()["evs"]
+        self._start_fiscal_year()
+
+    def _agent_pv_kw(self) -> float:
+        s = {**self.households.stocks(), **self.businesses.stocks(), **self.farmers.stocks()}
+        return (
+            s["residential_pv_kw"]
+            + s["household_ppa_kw"]
+            + s["business_pv_kw"]
+            + s["business_ppa_kw"]
+            + s["solar_sharing_kw"]
+        )
+
+    def _start_fiscal_year(self) -> None:
+        self.policy.start_fiscal_year(self.month.fiscal_year)
+        for population in self.populations:
+            population.start_fiscal_year()
+
+    def step(self) -> None:
+        for population in self.populations:
+            population.step(self.month)
+        if self.month.is_fiscal_year_end:
+            self.records.append(self._record())
+            if self.month.step + 1 < N_STEPS:
+                self.month = Month(self.month.step + 1)
+                self._start_fiscal_year()
+                return
+            self.running = False
+        self.month = Month(self.month.step + 1)
+
+    def _record(self) -> dict[str, float]:
+        fy = self.month.fiscal_year
+        row: dict[str, float] = {"fiscal_year": fy}
+        for population in self.populations:
+            row.update(population.stocks())
+        hh, bz, fm = self.households, self.businesses, self.farmers
+        row["ppa_kw"] = row["household_ppa_kw"] + row["business_ppa_kw"]
+        row["residential_pv_added_kw"] = hh.flows.pv_added_kw
+        row["residential_pv_added_systems"] = hh.flows.pv_added_systems
+        row["business_pv_added_kw"] = bz.flows.pv_added_kw
+        row["solar_sharing_added_kw"] = fm.flows.pv_added_kw
+        row["solar_sharing_added_farms"] = fm.flows.pv_added_systems
+        row["ppa_added_kw"] = hh.flows.ppa_added_kw + bz.flows.ppa_added_kw
+        row["new_detached_houses"] = hh.year_new_houses
+        row["zeh_built"] = hh.year_zeh
+        row["ev_sales"] = hh.year_ev_sales
+        row["car_replacements"] = hh.year_replacements
+        row["subsidised_adoptions"] = sum(p.flows.subsidised_adoptions for p in self.populations)
+        ledger = self.policy.ledger
+        spent = ledger.spent_yen[fy - FIRST_FISCAL_YEAR]
+        row["subsidy_spent_yen"] = float(spent.sum())
+        city = np.array([p.level == "city" for p in self.policy.programmes], dtype=bool)
+        row["city_subsidy_spent_yen"] = float(spent[city].sum()) if city.size else 0.0
+        return row
+
+    def run(self) -> None:
+        while self.running:
+            self.step()
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The yearly records as columns, with energy and CO2 accounts."""
+        columns = {k: np.array([r[k] for r in self.records], dtype=float) for k in self.records[0]}
+        columns["fiscal_year"] = columns["fiscal_year"].astype(int)
+        columns["opening_agent_pv_kw"] = self.opening_agent_pv_kw
+        columns["initial_evs"] = self.initial_evs
+        add_accounts(columns, self.city_scenario)
+        del columns["opening_agent_pv_kw"], columns["initial_evs"]
+        return columns

@@ -1,0 +1,154 @@
+"""Writing results: atomically, deterministically, with their provenance.
+
+A run's output directory appears whole or not at all: everything is written into a
+hidden sibling directory that is renamed into place at the end, and removed if
+anything fails. Tables are written with a fixed number format, so the same seed
+gives a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from abm.runner import RunResult
+
+LEADING_COLUMNS = (
+    "fiscal_year",
+    "replicate",
+    "seed",
+    "residential_pv_kw",
+    "business_pv_kw",
+    "ppa_kw",
+    "solar_sharing_kw",
+    "zeh_houses",
+    "evs",
+    "renewable_energy_tj",
+    "co2_kt",
+    "subsidy_spent_yen",
+)
+PACKAGES = ("mesa", "numpy", "scipy", "networkx", "SALib", "matplotlib", "dask", "distributed")
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".10g")
+    return str(value)
+
+
+@contextlib.contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
+    final = Path(final)
+    if final.exists():
+        raise FileExistsError(f"{final} exists already")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([fmt(row[c]) for c in columns])
+
+
+def timeseries_rows(results: Sequence[RunResult]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per replicate and fiscal year, leading columns first."""
+    rows = []
+    for r in results:
+        n = len(r.table["fiscal_year"])
+        for i in range(n):
+            row = {k: v[i] for k, v in r.table.items()}
+            row["fiscal_year"] = int(row["fiscal_year"])
+            row["replicate"], row["seed"] = r.replicate, r.seed
+            rows.append(row)
+    rest = sorted(set(rows[0]) - set(LEADING_COLUMNS))
+    return rows, [*LEADING_COLUMNS, *rest]
+
+
+def write_timeseries(path: Path, results: Sequence[RunResult]) -> None:
+    rows, columns = timeseries_rows(results)
+    write_csv(path, rows, columns)
+
+
+def write_programme_spending(path: Path, results: Sequence[RunResult]) -> None:
+    rows = [
+        {
+            **row,
+            "replicate": r.replicate,
+            "exhausted_on": r.budget_exhausted.get(row["programme"], {}).get(row["fiscal_year"], ""),
+        }
+        for r in results
+        for row in r.programme_spending
+    ]
+    columns = [
+        "fiscal_year",
+        "replicate",
+        "programme",
+        "level",
+        "technology",
+        "granted_yen",
+        "grants",
+        "annual_budget_yen",
+        "exhausted_on",
+    ]
+    write_csv(path, rows, columns)
+
+
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        versions["saitama-abm"] = importlib.metadata.version("saitama-abm")
+    return versions
+
+
+def provenance(**facts: Any) -> dict[str, Any]:
+    return {
+        **facts,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "command": sys.argv,
+        "platform": platform.platform(),
+    }
+
+
+def write_json(path: Path, data: Any) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")

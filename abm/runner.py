@@ -1,0 +1,98 @@
+"""Running scenarios: one function runs one scenario with one seed.
+
+:func:`run_scenario` is the unit of every experiment: it builds (or reuses) the city,
+runs the model to March 2051 and returns a :class:`RunResult` of plain data, which
+pickles cheaply to and from worker processes. :func:`run_replicates` maps it over
+seeds derived from one master seed, on any ``concurrent.futures.Executor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.model import CityModel
+from abm.scenario import Scenario
+
+
+@dataclass
+class RunResult:
+    """Outputs of one run: the yearly table and the grant ledger."""
+
+    replicate: int
+    seed: int
+    table: dict[str, list[float]]
+    budget_exhausted: dict[str, dict[int, str]]  # programme -> fiscal year -> ISO date
+    programme_spending: list[dict[str, Any]]  # one row per programme and fiscal year
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """Independent seeds for ``replicates`` runs, derived from one master seed."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(replicates, dtype=np.uint32)]
+
+
+def run_scenario(
+    scenario: Scenario,
+    seed: int,
+    scale: float = 1.0,
+    behaviour: dict[str, Any] | None = None,
+    replicate: int = 0,
+    on_year: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``scenario`` once with ``seed`` from April 2014 to March 2051."""
+    model = CityModel(scenario, seed=seed, scale=scale, behaviour=behaviour)
+    n_records = 0
+    while model.running:
+        model.step()
+        if on_year and len(model.records) > n_records:
+            n_records = len(model.records)
+            on_year(model.records[-1]["fiscal_year"])
+    table = {k: v.tolist() for k, v in model.table().items()}
+    ledger = model.policy.ledger
+    exhausted: dict[str, dict[int, str]] = {}
+    for (name, fy), date in sorted(ledger.exhausted_on.items()):
+        exhausted.setdefault(name, {})[fy] = date.isoformat()
+    spending = [
+        {
+            "fiscal_year": int(fy),
+            "programme": p.name,
+            "level": p.level,
+            "technology": p.technology,
+            "granted_yen": float(ledger.spent_yen[row, i]),
+            "grants": float(ledger.grants[row, i]),
+            "annual_budget_yen": p.annual_budget_yen,
+        }
+        for row, fy in enumerate(table["fiscal_year"])
+        for i, p in enumerate(ledger.programmes)
+        if p.is_active(int(fy))
+    ]
+    return RunResult(replicate, seed, table, exhausted, spending)
+
+
+def _run_task(task: tuple[Scenario, int, float, dict[str, Any] | None, int]) -> RunResult:
+    scenario, seed, scale, behaviour, replicate = task
+    return run_scenario(scenario, seed, scale, behaviour, replicate)
+
+
+def run_replicates(
+    scenario: Scenario,
+    seeds: Sequence[int],
+    scale: float = 1.0,
+    behaviours: Sequence[dict[str, Any] | None] | None = None,
+    executor: Executor | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run one replicate per seed, serially or on ``executor``; results in seed order."""
+    behaviours = behaviours or [None] * len(seeds)
+    tasks = [(scenario, s, scale, b, r) for r, (s, b) in enumerate(zip(seeds, behaviours, strict=True))]
+    results: list[RunResult] = []
+    runs = executor.map(_run_task, tasks) if executor else map(_run_task, tasks)
+    for result in runs:
+        results.append(result)
+        if on_done:
+            on_done(result)
+    return results

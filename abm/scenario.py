@@ -1,0 +1,345 @@
+"""Scenario files: load, resolve ``extends`` chains, validate, and look up keys.
+
+A scenario is a TOML file. Its ``[scenario]`` table names it and may say which file
+it ``extends``; the rest are sections whose keys override the scenario it extends,
+table by table, so a file that changes one grant is a few lines. Every scenario
+implicitly extends ``abm/data/defaults.toml``, which defines the model's constants
+and their types. Policy sections (tariffs, subsidy programmes, campaigns, measures)
+are defined by the schemas below.
+
+Bad input stops with a :class:`ScenarioError` naming the file, the key and what was
+expected, before anything is run or written.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
+
+DEFAULTS_PATH = Path(__file__).parent / "data" / "defaults.toml"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+
+TECHNOLOGIES = ("pv", "ppa", "zeh", "ev", "solar_sharing")
+AGENT_TYPES = ("households", "businesses", "farmers")
+LEVELS = ("national", "prefecture", "city")
+ELIGIBILITY = ("any", "existing", "new_build", "large_emitters")
+
+
+class ScenarioError(ValueError):
+    """A scenario file is wrong: which file, which key, what was expected."""
+
+    def __init__(self, file: str | Path, key: str, expected: str, got: Any = None):
+        self.file, self.key, self.expected, self.got = str(file), key, expected, got
+        message = f"{file}: key '{key}': expected {expected}"
+        if got is not None:
+            message += f", got {got!r}"
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Field:
+    """What a scenario key may hold."""
+
+    kind: str  # number, integer, string, bool, year, trajectory, choice, choices, bands
+    signed: bool = False
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+def _infer_field(key: str, default: Any) -> Field:
+    if isinstance(default, bool):
+        return Field("bool")
+    if isinstance(default, int):
+        return Field("year" if key.endswith("fiscal_year") else "integer")
+    if isinstance(default, float):
+        return Field("number", signed="constant" in key or "trend" in key)
+    if isinstance(default, str):
+        return Field("string")
+    if isinstance(default, dict):
+        return Field("trajectory")
+    raise TypeError(f"defaults.toml: cannot infer a type for {key}")
+
+
+_YEAR = Field("year", required=True)
+PROGRAMME_SCHEMA: dict[str, Field] = {
+    "level": Field("choice", choices=LEVELS, required=True),
+    "technology": Field("choice", choices=TECHNOLOGIES, required=True),
+    "agents": Field("choices", choices=AGENT_TYPES, required=True),
+    "eligibility": Field("choice", choices=ELIGIBILITY),
+    "yen_per_kw": Field("number"),
+    "flat_yen": Field("number"),
+    "bands": Field("bands"),
+    "cap_yen": Field("number"),
+    "max_share_of_cost": Field("number"),
+    "annual_budget_yen": Field("number"),
+    "first_fiscal_year": _YEAR,
+    "last_fiscal_year": _YEAR,
+    "description": Field("string"),
+}
+CAMPAIGN_SCHEMA: dict[str, Field] = {
+    "technologies": Field("choices", choices=TECHNOLOGIES, required=True),
+    "agents": Field("choices", choices=AGENT_TYPES, required=True),
+    "eligibility": Field("choice", choices=ELIGIBILITY),
+    "base_rate_multiplier": Field("number"),
+    "utility_bonus": Field("number", signed=True),
+    "first_fiscal_year": _YEAR,
+    "last_fiscal_year": _YEAR,
+    "description": Field("string"),
+}
+SECTION_SCHEMAS: dict[str, dict[str, Field]] = {
+    "scenario": {
+        "name": Field("string"),
+        "description": Field("string"),
+        "extends": Field("string"),
+    },
+    "tariffs": {
+        "residential_yen_per_kwh": Field("trajectory", required=True),
+        "business_yen_per_kwh": Field("trajectory", required=True),
+    },
+    "joint_purchase": {
+        "cost_reduction_share": Field("number"),
+        "participation_share": Field("number"),
+        "first_fiscal_year": _YEAR,
+        "last_fiscal_year": _YEAR,
+    },
+    "ppa_promotion": {
+        "maturity_boost": Field("number"),
+        "first_fiscal_year": _YEAR,
+        "last_fiscal_year": _YEAR,
+    },
+    "mandate": {
+        "pv_on_new_houses_from_fiscal_year": _YEAR,
+        "compliance_share": Field("number"),
+    },
+}
+NAMED_SECTIONS: dict[str, dict[str, Field]] = {
+    "subsidies": PROGRAMME_SCHEMA,
+    "campaigns": CAMPAIGN_SCHEMA,
+}
+SHARE_KEYS = ("share", "maturity", "rewiring")
+
+
+def _load_defaults() -> dict[str, Any]:
+    with open(DEFAULTS_PATH, "rb") as f:
+        defaults = tomllib.load(f)
+    for section, table in defaults.items():
+        SECTION_SCHEMAS[section] = {k: _infer_field(k, v) for k, v in table.items()}
+    return defaults
+
+
+DEFAULTS = _load_defaults()
+
+
+def _describe(f: Field) -> str:
+    return {
+        "number": "a number" if f.signed else "a non-negative number",
+        "integer": "a non-negative integer",
+        "string": "a string",
+        "bool": "true or false",
+        "year": f"a fiscal year from {FIRST_FISCAL_YEAR} to {LAST_FISCAL_YEAR}",
+        "trajectory": (f"a table from fiscal year ({FIRST_FISCAL_YEAR}-{LAST_FISCAL_YEAR}) to a non-negative number"),
+        "choice": f"one of {', '.join(f.choices)}",
+        "choices": f"a list of {', '.join(f.choices)}",
+        "bands": "a list of [from_kw, to_kw, yen] with from_kw < to_kw",
+    }[f.kind]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
+    def fail() -> None:
+        raise ScenarioError(file, key, _describe(f), v)
+
+    match f.kind:
+        case "number":
+            if not _is_number(v) or (not f.signed and v < 0):
+                fail()
+            if any(s in key.rsplit(".", 1)[-1] for s in SHARE_KEYS) and v > 1:
+                raise ScenarioError(file, key, "a share between 0 and 1", v)
+        case "integer":
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                fail()
+        case "year":
+            if not isinstance(v, int) or isinstance(v, bool):
+                fail()
+            if not FIRST_FISCAL_YEAR <= v <= LAST_FISCAL_YEAR:
+                fail()
+        case "string":
+            if not isinstance(v, str):
+                fail()
+        case "bool":
+            if not isinstance(v, bool):
+                fail()
+        case "choice":
+            if v not in f.choices:
+                fail()
+        case "choices":
+            if not isinstance(v, list) or not v or any(x not in f.choices for x in v):
+                fail()
+        case "bands":
+            ok = isinstance(v, list) and all(
+                isinstance(b, list) and len(b) == 3 and all(_is_number(x) and x >= 0 for x in b) and b[0] < b[1]
+                for b in v
+            )
+            if not ok:
+                fail()
+        case "trajectory":
+            if not isinstance(v, dict) or not v:
+                fail()
+            for year, value in v.items():
+                if not year.isdigit() or not FIRST_FISCAL_YEAR <= int(year) <= LAST_FISCAL_YEAR:
+                    raise ScenarioError(file, f"{key}.{year}", _describe(f), year)
+                if not _is_number(value) or value < 0:
+                    raise ScenarioError(file, f"{key}.{year}", "a non-negative number", value)
+
+
+def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) -> None:
+    if not isinstance(table, dict):
+        raise ScenarioError(file, prefix, "a table", table)
+    for key, value in table.items():
+        if key not in schema:
+            raise ScenarioError(file, f"{prefix}.{key}", f"one of {', '.join(schema)}", None)
+        _check_value(file, f"{prefix}.{key}", schema[key], value)
+
+
+def validate_file_content(file: Path, content: dict[str, Any]) -> None:
+    """Check every key and value of one file, on its own."""
+    for section, table in content.items():
+        if section in NAMED_SECTIONS:
+            if not isinstance(table, dict):
+                raise ScenarioError(file, section, "a table of named tables", table)
+            for name, entry in table.items():
+                _check_table(file, f"{section}.{name}", NAMED_SECTIONS[section], entry)
+        elif section in SECTION_SCHEMAS:
+            _check_table(file, section, SECTION_SCHEMAS[section], table)
+        else:
+            known = ", ".join([*SECTION_SCHEMAS, *NAMED_SECTIONS])
+            raise ScenarioError(file, section, f"a known section ({known})", None)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Override ``base`` table by table; trajectories and lists are replaced whole."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _is_trajectory(value):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _is_trajectory(table: Mapping[str, Any]) -> bool:
+    return bool(table) and all(isinstance(k, str) and k.isdigit() for k in table)
+
+
+def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
+    if not path.is_file():
+        where = referenced_from if referenced_from else path
+        raise ScenarioError(where, "scenario.extends", "an existing scenario file", str(path))
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(path, "(syntax)", f"valid TOML ({err})") from err
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    """A path as given, or the name of a file in ``experiments/scenarios/``."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    candidate = SCENARIO_DIR / (path.name if path.suffix else f"{path.name}.toml")
+    return candidate if candidate.is_file() else path
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A resolved, validated scenario: nested tables of values plus where they came from."""
+
+    name: str
+    data: dict[str, Any]
+    files: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, dotted_key: str) -> Any:
+        node: Any = self.data
+        for part in dotted_key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(dotted_key)
+            node = node[part]
+        return node
+
+    def get(self, dotted_key: str, default: Any = None) -> Any:
+        try:
+            return self[dotted_key]
+        except KeyError:
+            return default
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name, {})
+
+    def with_values(self, values: Mapping[str, Any], source: str = "overrides") -> Scenario:
+        """A copy with dotted keys set, validated like a scenario file's keys."""
+        content: dict[str, Any] = {}
+        for dotted, value in values.items():
+            parts = dotted.split(".")
+            node = content
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        validate_file_content(Path(source), content)
+        data = _merge(self.data, content)
+        _check_complete(Path(source), data)
+        return Scenario(self.name, data, (*self.files, source))
+
+
+def _check_complete(file: Path, data: dict[str, Any]) -> None:
+    for section, schema in NAMED_SECTIONS.items():
+        for name, entry in data.get(section, {}).items():
+            for key, f in schema.items():
+                if f.required and key not in entry:
+                    raise ScenarioError(file, f"{section}.{name}.{key}", _describe(f))
+            if entry["first_fiscal_year"] > entry["last_fiscal_year"]:
+                raise ScenarioError(
+                    file,
+                    f"{section}.{name}.last_fiscal_year",
+                    f"a year not before first_fiscal_year ({entry['first_fiscal_year']})",
+                    entry["last_fiscal_year"],
+                )
+    for key, f in SECTION_SCHEMAS["tariffs"].items():
+        if f.required and key not in data.get("tariffs", {}):
+            raise ScenarioError(file, f"tariffs.{key}", _describe(f))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Read a scenario file and the chain of files it extends, and validate them."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    path, referenced_from = resolve_path(name_or_path), None
+    seen: set[Path] = set()
+    while True:
+        path = path.resolve() if path.exists() else path
+        if path in seen:
+            raise ScenarioError(path, "scenario.extends", "no cycle of extends", str(path))
+        seen.add(path)
+        content = _read_toml(path, referenced_from)
+        validate_file_content(path, content)
+        chain.append((path, content))
+        parent = content.get("scenario", {}).get("extends")
+        if parent is None:
+            break
+        referenced_from, path = path, (path.parent / parent)
+    data = copy.deepcopy(DEFAULTS)
+    for _path, content in reversed(chain):
+        data = _merge(data, content)
+    top = chain[0][0]
+    _check_complete(top, data)
+    name = data.get("scenario", {}).get("name", top.stem)
+    return Scenario(name, data, tuple(str(p) for p, _ in reversed(chain)))
