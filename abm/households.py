@@ -39,7 +39,8 @@ class Households(RooftopPV):
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
         self.ev_peers = ctx.peers(n, self.car_owners.size, attributes.network)
         self.flows = YearFlows()
-        self.year_zeh = self.year_new_houses = self.year_ev_sales = self.year_replacements = 0.0
+        self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
+        self.year_ev_sales = self.year_replacements = 0.0
         t, h = ctx.scenario.section("technology"), ctx.scenario.section("households")
         self.t, self.h = t, h
         self.rebuild_rate = h["new_detached_houses_per_year"] / (self.owners.size * self.weight)
@@ -52,7 +53,8 @@ class Households(RooftopPV):
 
     def start_fiscal_year(self) -> None:
         self.flows = YearFlows()
-        self.year_zeh = self.year_new_houses = self.year_ev_sales = self.year_replacements = 0.0
+        self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
+        self.year_ev_sales = self.year_replacements = 0.0
 
     def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         return {"new_build": self.rebuilt[idx]}
@@ -91,14 +93,15 @@ class Households(RooftopPV):
         if k == 0:
             return
         idx = self.owners[rng.choice(self.owners.size, k, replace=False)]
+        self.year_new_houses += k * self.weight
+        # a house with PV keeps it through a rebuild; the others decide afresh
+        idx = idx[(self.pv_kw[idx] == 0) & (self.ppa_kw[idx] == 0)]
         self.rebuilt[idx] = True
         self._rebuilt_idx = idx
-        had_pv = idx[(self.pv_kw[idx] > 0) | (self.ppa_kw[idx] > 0)]
-        self.pv_peers.add(had_pv, sign=-1.0)
-        self.pv_kw[idx] = 0.0
-        self.ppa_kw[idx] = 0.0
         self.zeh[idx] = False
-        self.year_new_houses += k * self.weight
+        k = idx.size
+        if k == 0:
+            return
 
         b, fy = ctx.behaviour, month.fiscal_year
         e = self._pv_economics(month, idx, new_build=True)
@@ -139,6 +142,7 @@ class Households(RooftopPV):
         self.pv_peers.add(with_pv)
         self.flows.pv_added_kw += float(self.pv_kw[with_pv].sum()) * self.weight
         self.flows.pv_added_systems += with_pv.size * self.weight
+        self.year_new_build_pv += with_pv.size * self.weight
         self.flows.subsidised_adoptions += int((d.grant_yen > 0).sum()) * self.weight
         self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
         self.year_zeh += int((d.chosen == 2).sum()) * self.weight

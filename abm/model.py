@@ -104,6 +104,7 @@ class CityModel(mesa.Model):
         row["ppa_added_kw"] = hh.flows.ppa_added_kw + bz.flows.ppa_added_kw
         row["new_detached_houses"] = hh.year_new_houses
         row["zeh_built"] = hh.year_zeh
+        row["new_build_pv_systems"] = hh.year_new_build_pv
         row["ev_sales"] = hh.year_ev_sales
         row["car_replacements"] = hh.year_replacements
         row["subsidised_adoptions"] = sum(p.flows.subsidised_adoptions for p in self.populations)

@@ -1,0 +1,25 @@
+# Two entry points for a fresh machine: `make report` and `make test`.
+# Both create .venv with Python 3.12+ (pyenv reads .python-version) and install
+# the project with its pinned dependencies.
+PYTHON ?= $(shell for p in python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e ".[test]"
+	touch $@
+
+.PHONY: report test lint
+report: $(VENV)/.installed  ## the city strategy to FY2050 with its report, in results/
+	$(VENV)/bin/abm run strategy --replicates 4 --workers 2
+
+test: $(VENV)/.installed  ## lint and the full test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
