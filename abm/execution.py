@@ -1,0 +1,159 @@
+"""Experiments at scale: runs declared as data, mapped over an executor, stored as
+they finish, resumed after an interruption.
+
+Every experiment (replicates, calibration, sensitivity analysis) is a list of
+:class:`RunSpec`: a unique key, the scenario keys it changes, a seed and a scale.
+:func:`run_experiment` sends the runs that the :class:`RunStore` does not hold yet to
+a ``concurrent.futures.Executor`` (a process pool, or a Dask cluster through
+:func:`executor`) and appends each result to the store the moment it arrives, so a
+killed experiment started again computes only what is missing. A run's outputs
+depend only on its spec, never on the executor or on the order of completion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abm.runner import RunResult, run_scenario
+from abm.scenario import Scenario
+
+Extract = Callable[[RunResult], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run as data: what it changes in the base scenario, its seed and scale."""
+
+    key: str
+    seed: int
+    scale: float = 1.0
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def evaluate(base: Scenario, spec: RunSpec, extract: Extract) -> dict[str, Any]:
+    """Run one spec and return its extracted outputs with its timing."""
+    started = time.perf_counter()
+    scenario = base.with_values(spec.values, source=f"run {spec.key}") if spec.values else base
+    result = run_scenario(scenario, spec.seed, spec.scale)
+    return {
+        "key": spec.key,
+        "outputs": extract(result),
+        "seconds": round(time.perf_counter() - started, 3),
+        "pid": os.getpid(),
+    }
+
+
+class RunStore:
+    """Finished runs of one experiment, one JSON line each in ``runs.jsonl``.
+
+    Lines are appended and flushed one at a time; a line cut short by a crash is
+    ignored on loading, so the run it held is simply computed again.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.path = self.directory / "runs.jsonl"
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        done: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return done
+        with open(self.path) as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interruption
+                done[record["key"]] = record
+        return done
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Record what the experiment is; refuse to resume a different one."""
+        path = self.directory / "experiment.json"
+        if path.exists():
+            with open(path) as f:
+                existing = json.load(f)
+            if existing != json.loads(json.dumps(manifest, sort_keys=True, default=str)):
+                raise ValueError(f"{path}: holds a different experiment; use a new output directory to start another")
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, path)
+
+
+def run_experiment(
+    base: Scenario,
+    specs: Sequence[RunSpec],
+    extract: Extract,
+    store: RunStore,
+    pool: Executor | None = None,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run every spec the store does not hold yet; return all records by key."""
+    keys = [s.key for s in specs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("run keys must be unique within an experiment")
+    done = store.load()
+    missing = [s for s in specs if s.key not in done]
+    if pool is None:
+        for spec in missing:
+            record = evaluate(base, spec, extract)
+            store.append(record)
+            done[spec.key] = record
+            if on_done:
+                on_done(record)
+    else:
+        futures: list[Future] = [pool.submit(evaluate, base, spec, extract) for spec in missing]
+        for future in as_completed(futures):
+            record = future.result()
+            store.append(record)
+            done[record["key"]] = record
+            if on_done:
+                on_done(record)
+    return {k: done[k] for k in keys}
+
+
+@contextlib.contextmanager
+def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executor | None]:
+    """A process pool (``scheduler=None``), a Dask ``LocalCluster`` (``"local"``), or
+    the Dask scheduler at ``scheduler`` (e.g. ``tcp://host:8786``); ``None`` runs
+    serially in this process when ``workers == 1`` and no scheduler is named."""
+    if scheduler is None:
+        if workers <= 1:
+            yield None
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client.get_executor(pure=False)
+    else:
+        with Client(scheduler) as client:
+            yield client.get_executor(pure=False)
+
+
+def spec_manifest(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
+    return [asdict(s) | {"values": dict(s.values)} for s in specs]
