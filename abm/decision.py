@@ -42,7 +42,7 @@ class PeerExposure:
         self.adjacency = adjacency
         self.adopted_total = 0
         if adjacency is not None:
-            self.degree = np.maximum(np.diff(adjacency.indptr), 1).astype(np.float32)
+            self.inverse_degree = 1.0 / np.maximum(np.diff(adjacency.indptr), 1).astype(np.float32)
             self.count = np.zeros(n, dtype=np.float32)
 
     def add(self, adopters: np.ndarray, sign: float = 1.0) -> None:
@@ -55,12 +55,14 @@ class PeerExposure:
             lengths = ends - starts
             offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
             neighbours = a.indices[np.arange(lengths.sum()) + offsets]
-            np.add.at(self.count, neighbours, sign)
+            # unique + fancy add is several times faster than np.add.at here
+            touched, times = np.unique(neighbours, return_counts=True)
+            self.count[touched] += sign * times
 
     def share(self, agents: np.ndarray) -> np.ndarray:
         if self.adjacency is None:
             return np.full(agents.size, self.adopted_total / self.n, dtype=np.float32)
-        return self.count[agents] / self.degree[agents]
+        return self.count[agents] * self.inverse_degree[agents]
 
 
 def _distinct(rng: np.random.Generator, n: int, probability: float) -> np.ndarray:
@@ -124,6 +126,22 @@ class Decision:
     grant_yen: np.ndarray
 
 
+def gumbel(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard Gumbel noise, as -log of standard exponentials (faster than rng.gumbel)."""
+    return -np.log(rng.standard_exponential(size=shape))
+
+
+@dataclass
+class _Offer:
+    """A programme's grants on one option, to the agents still able to get them."""
+
+    option: int
+    programme: int
+    amount_yen: np.ndarray
+    offered: np.ndarray
+    granted: np.ndarray
+
+
 def choose(
     rng: np.random.Generator,
     policy: PolicyEnvironment,
@@ -142,54 +160,53 @@ def choose(
     real ones when it draws on a budget.
     """
     n, k = utility.shape
-    noise = rng.gumbel(size=(n, k))
     fy = month.fiscal_year
-    arrival_day = np.sort(rng.integers(1, month.days + 1, n))
-    order = rng.permutation(n)  # agent i arrives at position rank[i]
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-
-    offers: list[tuple[list[int], np.ndarray]] = []
-    for opt in options:
-        progs = policy.open_programmes_for(opt.technology, agents, fy) if opt.technology else []
-        amounts = np.zeros((n, len(progs)))
-        for c, index in enumerate(progs):
+    noisy = utility + gumbel(rng, (n, k))
+    offers: list[_Offer] = []
+    for j, opt in enumerate(options):
+        if opt.technology is None:
+            continue
+        for index in policy.open_programmes_for(opt.technology, agents, fy):
             prog = policy.programmes[index]
-            amounts[:, c] = np.where(eligible(prog.eligibility, flags), prog.amount_yen(opt.kw, opt.cost_yen), 0.0)
-        offers.append((progs, amounts))
-    offered = [np.ones(a.shape, dtype=bool) for _, a in offers]
-    granted = [np.zeros(a.shape, dtype=bool) for _, a in offers]
+            amount = prog.amount_yen(opt.kw, opt.cost_yen)
+            if prog.eligibility != "any":
+                amount = np.where(eligible(prog.eligibility, flags), amount, 0.0)
+            offers.append(_Offer(j, index, amount, amount > 0, np.zeros(n, dtype=bool)))
+    if not offers:
+        return Decision(chosen=np.argmax(noisy, axis=1), grant_yen=np.zeros(n))
 
+    # first come, first served: a random order of arrival over the month
+    rank = rng.permutation(n)
+    arrival_day = np.sort(rng.integers(1, month.days + 1, n))
     while True:
-        grants = np.column_stack([(a * o).sum(axis=1) for (_, a), o in zip(offers, offered, strict=True)])
-        chosen = np.argmax(utility + yen_to_utility * grants + noise, axis=1)
-        refused_any = False
-        for j, (progs, amounts) in enumerate(offers):
-            for c, index in enumerate(progs):
-                wants = (chosen == j) & offered[j][:, c] & ~granted[j][:, c] & (amounts[:, c] > 0)
-                if not wants.any():
-                    continue
-                applicants = np.flatnonzero(wants)
-                applicants = applicants[np.argsort(rank[applicants])]
-                ok = policy.ledger.grant(index, amounts[applicants, c], weight, arrival_day[rank[applicants]], month)
-                granted[j][applicants[ok], c] = True
-                if not ok.all():
-                    refused_any = True
-                    # a closed programme is closed to everybody not yet granted
-                    closed_to = ~granted[j][:, c]
-                    offered[j][closed_to, c] = False
-                    for jj, (pp, _) in enumerate(offers):
-                        if jj != j and index in pp:
-                            offered[jj][~granted[jj][:, pp.index(index)], pp.index(index)] = False
-        if not refused_any:
+        grants = np.zeros((n, k))
+        for o in offers:
+            grants[:, o.option] += o.amount_yen * o.offered
+        chosen = np.argmax(noisy + yen_to_utility * grants, axis=1)
+        refused = False
+        for o in offers:
+            applicants = np.flatnonzero((chosen == o.option) & o.offered & ~o.granted)
+            if applicants.size == 0:
+                continue
+            applicants = applicants[np.argsort(rank[applicants])]
+            ok = policy.ledger.grant(
+                o.programme, o.amount_yen[applicants], weight, arrival_day[rank[applicants]], month
+            )
+            o.granted[applicants[ok]] = True
+            if not ok.all():
+                refused = True
+                # a closed programme is closed to everybody not yet granted
+                for other in offers:
+                    if other.programme == o.programme:
+                        other.offered &= other.granted
+        if not refused:
             break
     # agents who switched away from an option after a refusal give its grants back
     received = np.zeros(n)
-    for j, (progs, amounts) in enumerate(offers):
-        for c, index in enumerate(progs):
-            unused = granted[j][:, c] & (chosen != j)
-            if unused.any():
-                policy.ledger.refund(index, amounts[unused, c], weight)
-            used = granted[j][:, c] & (chosen == j)
-            received[used] += amounts[used, c]
+    for o in offers:
+        unused = o.granted & (chosen != o.option)
+        if unused.any():
+            policy.ledger.refund(o.programme, o.amount_yen[unused], weight)
+        used = o.granted & (chosen == o.option)
+        received[used] += o.amount_yen[used]
     return Decision(chosen=chosen, grant_yen=received)

@@ -25,9 +25,12 @@ def annuity(rate: np.ndarray | float, growth: float, first: int, last: int) -> n
         return np.zeros_like(rate)
     x = (1.0 + growth) / (1.0 + rate)
     n = last - first + 1
-    near_one = np.isclose(x, 1.0)
-    safe_x = np.where(near_one, 0.5, x)
-    series = np.where(near_one, n, (1.0 - safe_x**n) / (1.0 - safe_x))
+    near_one = np.abs(x - 1.0) < 1e-9
+    if near_one.any():
+        safe_x = np.where(near_one, 0.5, x)
+        series = np.where(near_one, n, (1.0 - safe_x**n) / (1.0 - safe_x))
+    else:
+        series = (1.0 - x**n) / (1.0 - x)
     return series / (1.0 + rate) ** first
 
 

@@ -24,14 +24,16 @@ def small_world(n: int, degree: int, rewiring: float, rng: np.random.Generator) 
     if n < 2 or half == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)
     half = min(half, (n - 1) // 2) or 1
-    source = np.repeat(np.arange(n, dtype=np.int64), half)
-    target = (source + np.tile(np.arange(1, half + 1), n)) % n
+    source = np.repeat(np.arange(n, dtype=np.int32), half)
+    target = (source + np.tile(np.arange(1, half + 1, dtype=np.int32), n)) % n
     moved = rng.random(source.size) < rewiring
     # a uniform draw over the other n - 1 nodes: never a self-loop
-    draw = rng.integers(0, n - 1, int(moved.sum()))
+    draw = rng.integers(0, n - 1, int(moved.sum()), dtype=np.int32)
     target[moved] = draw + (draw >= source[moved])
-    rows = np.concatenate([source, target])
-    cols = np.concatenate([target, source])
-    adjacency = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n, n))
+    # each node's forward ties are already a CSR row; add the transpose for the back ties
+    indptr = np.arange(0, target.size + 1, half, dtype=np.int32)
+    forward = sp.csr_matrix((np.ones(target.size, dtype=np.float32), target, indptr), shape=(n, n))
+    adjacency = (forward + forward.T.tocsr()).tocsr()
+    adjacency.sum_duplicates()
     adjacency.data[:] = 1.0  # duplicate ties count once
     return adjacency

@@ -168,6 +168,7 @@ class PolicyEnvironment:
             Campaign.from_table(name, table) for name, table in sorted(scenario.section("campaigns").items())
         )
         self.ledger = BudgetLedger(self.programmes)
+        self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
         tariffs = scenario.section("tariffs")
         self.residential_fit = Trajectory.from_table(tariffs["residential_yen_per_kwh"])
         self.business_fit = Trajectory.from_table(tariffs["business_yen_per_kwh"])
@@ -183,11 +184,14 @@ class PolicyEnvironment:
         self.ledger.start_fiscal_year(fiscal_year)
 
     def programmes_for(self, technology: str, agents: str, fiscal_year: int) -> list[int]:
-        return [
-            i
-            for i, p in enumerate(self.programmes)
-            if p.technology == technology and agents in p.agents and p.is_active(fiscal_year)
-        ]
+        key = (technology, agents, fiscal_year)
+        if key not in self._programmes_for:
+            self._programmes_for[key] = [
+                i
+                for i, p in enumerate(self.programmes)
+                if p.technology == technology and agents in p.agents and p.is_active(fiscal_year)
+            ]
+        return self._programmes_for[key]
 
     def open_programmes_for(self, technology: str, agents: str, fiscal_year: int) -> list[int]:
         return [i for i in self.programmes_for(technology, agents, fiscal_year) if not self.ledger.closed[i]]
