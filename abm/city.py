@@ -107,7 +107,7 @@ def _households(s: Scenario, scale: float, rng: np.random.Generator) -> Househol
         weight,
         dwelling.astype(np.int8),
         roof,
-        rate.astype(np.float32),
+        rate,
         attitude.astype(np.float32),
         has_car,
         network,

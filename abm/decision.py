@@ -175,9 +175,9 @@ def choose(
     if not offers:
         return Decision(chosen=np.argmax(noisy, axis=1), grant_yen=np.zeros(n))
 
-    # first come, first served: a random order of arrival over the month
-    rank = rng.permutation(n)
-    arrival_day = np.sort(rng.integers(1, month.days + 1, n))
+    # first come, first served: a random order of arrival over the month, drawn only
+    # when some budget cannot grant every applicant
+    rank = arrival_day = None
     while True:
         grants = np.zeros((n, k))
         for o in offers:
@@ -188,10 +188,16 @@ def choose(
             applicants = np.flatnonzero((chosen == o.option) & o.offered & ~o.granted)
             if applicants.size == 0:
                 continue
-            applicants = applicants[np.argsort(rank[applicants])]
-            ok = policy.ledger.grant(
-                o.programme, o.amount_yen[applicants], weight, arrival_day[rank[applicants]], month
-            )
+            amounts = o.amount_yen[applicants]
+            if float(amounts.sum()) * weight <= policy.ledger.remaining_yen(o.programme):
+                days = np.ones(applicants.size, dtype=np.int64)  # all granted: no order needed
+            else:
+                if rank is None:
+                    rank = rng.permutation(n)
+                    arrival_day = np.sort(rng.integers(1, month.days + 1, n))
+                applicants = applicants[np.argsort(rank[applicants])]
+                amounts, days = o.amount_yen[applicants], arrival_day[rank[applicants]]
+            ok = policy.ledger.grant(o.programme, amounts, weight, days, month)
             o.granted[applicants[ok]] = True
             if not ok.all():
                 refused = True

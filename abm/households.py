@@ -67,7 +67,7 @@ class Households(RooftopPV):
         cost = market.pv_cost_new_build(fy) if new_build else market.pv_cost(fy)
         return {
             "kw": self.a.roof_kw[idx].astype(float),
-            "rate": self.a.discount_rate[idx].astype(float),
+            "rate": self.a.discount_rate[idx],
             "self_share": self.t["household_self_consumption_share"],
             "cost_yen_per_kw": cost,
             "retail": market.electricity_price(fy),
@@ -159,7 +159,7 @@ class Households(RooftopPV):
         yen_per_kwh = (1 - own_share) * retail + own_share * t["post_fit_yen_per_kwh"]
         premium = market.ev_premium(fy)
         npv = ev_npv(
-            self.a.discount_rate[idx].astype(float),
+            self.a.discount_rate[idx],
             premium,
             t["car_km_per_year"],
             t["petrol_yen_per_litre"] / t["ice_km_per_litre"],

@@ -243,8 +243,9 @@ def _is_trajectory(table: Mapping[str, Any]) -> bool:
 
 def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
     if not path.is_file():
-        where = referenced_from if referenced_from else path
-        raise ScenarioError(where, "scenario.extends", "an existing scenario file", str(path))
+        if referenced_from is None:
+            raise ScenarioError(path, "(file)", f"an existing scenario file or a name in {SCENARIO_DIR}")
+        raise ScenarioError(referenced_from, "scenario.extends", "an existing scenario file", str(path))
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
