@@ -95,14 +95,18 @@ def draw_considerers(
     picked = []
     if a_max > 0:
         cand = pool[_distinct(rng, n, a_max)]
-        cand = cand[is_candidate(cand)]
+        u = rng.random(cand.size)  # drawn before filtering, so draws do not depend on state
+        ok = is_candidate(cand)
+        cand, u = cand[ok], u[ok]
         a_i = -np.expm1(-base_rate_per_year * rate_multiplier(cand) * DT_YEARS)
-        picked.append(cand[rng.random(cand.size) * a_max < a_i])
+        picked.append(cand[u * a_max < a_i])
     if b_max > 0:
         cand = pool[_distinct(rng, n, b_max)]
-        cand = cand[is_candidate(cand)]
+        u = rng.random(cand.size)
+        ok = is_candidate(cand)
+        cand, u = cand[ok], u[ok]
         b_i = -np.expm1(-peer_rate_per_year * peer_share(cand) * DT_YEARS)
-        picked.append(cand[rng.random(cand.size) * b_max < b_i])
+        picked.append(cand[u * b_max < b_i])
     if not picked:
         return np.empty(0, dtype=np.int64)
     return np.union1d(*picked) if len(picked) == 2 else picked[0]

@@ -13,6 +13,7 @@ depend only on its spec, never on the executor or on the order of completion.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from abm.clock import LAST_FISCAL_YEAR
 from abm.runner import RunResult, run_scenario
 from abm.scenario import Scenario
 
@@ -30,19 +32,21 @@ Extract = Callable[[RunResult], dict[str, Any]]
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run as data: what it changes in the base scenario, its seed and scale."""
+    """One run as data: what it changes in the base scenario, its seed and scale, and
+    the fiscal year it stops after (calibration runs need only the observed years)."""
 
     key: str
     seed: int
     scale: float = 1.0
     values: Mapping[str, Any] = field(default_factory=dict)
+    last_fiscal_year: int = LAST_FISCAL_YEAR
 
 
 def evaluate(base: Scenario, spec: RunSpec, extract: Extract) -> dict[str, Any]:
     """Run one spec and return its extracted outputs with its timing."""
     started = time.perf_counter()
     scenario = base.with_values(spec.values, source=f"run {spec.key}") if spec.values else base
-    result = run_scenario(scenario, spec.seed, spec.scale)
+    result = run_scenario(scenario, spec.seed, spec.scale, last_fiscal_year=spec.last_fiscal_year)
     return {
         "key": spec.key,
         "outputs": extract(result),
@@ -66,13 +70,18 @@ class RunStore:
         done: dict[str, dict[str, Any]] = {}
         if not self.path.exists():
             return done
-        with open(self.path) as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by an interruption
-                done[record["key"]] = record
+        with open(self.path, "rb+") as f:
+            data = f.read()
+            if not data.endswith(b"\n"):
+                # a last line cut short by an interruption: cut it off, so that the
+                # next record starts a line of its own instead of extending it
+                f.truncate(data.rfind(b"\n") + 1)
+        for line in data.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interruption
+            done[record["key"]] = record
         return done
 
     def append(self, record: dict[str, Any]) -> None:
@@ -107,26 +116,67 @@ def run_experiment(
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every spec the store does not hold yet; return all records by key."""
+    return _run_missing(functools.partial(evaluate, base, extract=extract), specs, store, pool, on_done)
+
+
+def evaluate_model(model: Model, spec: RunSpec) -> dict[str, Any]:
+    """Run one spec through ``model`` and return its outputs with its timing."""
+    started = time.perf_counter()
+    outputs = model(spec)
+    return {
+        "key": spec.key,
+        "outputs": outputs,
+        "seconds": round(time.perf_counter() - started, 3),
+        "pid": os.getpid(),
+    }
+
+
+def run_model_experiment(
+    model: Model,
+    specs: Sequence[RunSpec],
+    store: RunStore,
+    pool: Executor | None = None,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """:func:`run_experiment` for any model: a picklable function from a spec to its
+    outputs (a city run that computes its own outputs, or a test function whose
+    answers are known), stored and resumed in the same way."""
+    return _run_missing(functools.partial(evaluate_model, model), specs, store, pool, on_done)
+
+
+def _run_missing(
+    task: Callable[[RunSpec], dict[str, Any]],
+    specs: Sequence[RunSpec],
+    store: RunStore,
+    pool: Executor | None,
+    on_done: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, dict[str, Any]]:
     keys = [s.key for s in specs]
     if len(set(keys)) != len(keys):
         raise ValueError("run keys must be unique within an experiment")
     done = store.load()
     missing = [s for s in specs if s.key not in done]
+
+    def finished(record: dict[str, Any]) -> None:
+        store.append(record)
+        done[record["key"]] = record
+        if on_done:
+            on_done(record)
+
     if pool is None:
         for spec in missing:
-            record = evaluate(base, spec, extract)
-            store.append(record)
-            done[spec.key] = record
-            if on_done:
-                on_done(record)
+            finished(task(spec))
     else:
-        futures: list[Future] = [pool.submit(evaluate, base, spec, extract) for spec in missing]
-        for future in as_completed(futures):
-            record = future.result()
-            store.append(record)
-            done[record["key"]] = record
-            if on_done:
-                on_done(record)
+        futures: list[Future] = [pool.submit(task, spec) for spec in missing]
+        try:
+            for future in as_completed(futures):
+                finished(future.result())
+        except BaseException:
+            # a failed run or an interruption: drop the runs not started yet, so
+            # that leaving the executor does not wait for all of them
+            for future in futures:
+                future.cancel()
+            raise
     return {k: done[k] for k in keys}
 
 

@@ -48,7 +48,7 @@ class Farmers:
             return policy.base_rate_multiplier("solar_sharing", self.agent_type, fy, self._flags(idx))
 
         considering = draw_considerers(
-            ctx.rng,
+            ctx.stream(month, "farmers.solar_sharing.consider"),
             self.everyone,
             b["farmer_solar_sharing_p"],
             b["farmer_solar_sharing_q"],
@@ -80,7 +80,17 @@ class Farmers:
         )
         yen_to_utility = np.column_stack([np.zeros(m), b["econ_weight"] / gross])
         options = [Option(None), Option("solar_sharing", kw, gross)]
-        d = choose(ctx.rng, policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
+        d = choose(
+            ctx.stream(month, "farmers.solar_sharing.choose"),
+            policy,
+            month,
+            self.agent_type,
+            self.weight,
+            flags,
+            utility,
+            yen_to_utility,
+            options,
+        )
         adopters = considering[d.chosen == 1]
         self.kw[adopters] = self.capacity_kw[adopters]
         self.peers.add(adopters)

@@ -86,7 +86,7 @@ class Households(RooftopPV):
         self.replace_cars(month)
 
     def build_houses(self, month: Month) -> None:
-        rng, ctx = self.ctx.rng, self.ctx
+        rng, ctx = self.ctx.stream(month, "households.build"), self.ctx
         self.rebuilt[self._rebuilt_idx] = False
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
         k = rng.binomial(self.owners.size, -np.expm1(-self.rebuild_rate * DT_YEARS))
@@ -148,7 +148,7 @@ class Households(RooftopPV):
         self.year_zeh += int((d.chosen == 2).sum()) * self.weight
 
     def replace_cars(self, month: Month) -> None:
-        rng, ctx, t = self.ctx.rng, self.ctx, self.t
+        rng, ctx, t = self.ctx.stream(month, "households.cars"), self.ctx, self.t
         k = rng.binomial(self.car_owners.size, -np.expm1(-self.replacement_rate * DT_YEARS))
         if k == 0:
             return

@@ -1,7 +1,7 @@
 """The city model: wires populations, market and policy, and keeps the books.
 
-:class:`CityModel` is a Mesa model stepping monthly from April 2014 to March 2051.
-It owns the clock, the random generator (``Model(rng=seed)``), the three agent
+:class:`CityModel` is a Mesa model stepping monthly from April 2014 to March 2051
+(or to the end of an earlier ``last_fiscal_year``, e.g. for calibration runs). It owns the clock, the random generator (``Model(rng=seed)``), the three agent
 populations (held as arrays), the policy environment and the yearly records. Each
 step every population decides; at the end of each fiscal year the model records
 stocks, flows and grant spending, and :mod:`abm.accounting` turns the records into
@@ -15,10 +15,10 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm.accounting import add_accounts
+from abm.accounting import ANCHOR_YEAR, add_accounts
 from abm.businesses import Businesses
 from abm.city import City, build_city
-from abm.clock import FIRST_FISCAL_YEAR, N_STEPS, Month
+from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, Month
 from abm.economics import Market, PVEconomics
 from abm.farmers import Farmers
 from abm.households import Households
@@ -37,8 +37,15 @@ class CityModel(mesa.Model):
         scale: float = 1.0,
         behaviour: dict[str, Any] | None = None,
         city: City | None = None,
+        last_fiscal_year: int = LAST_FISCAL_YEAR,
     ):
+        if not ANCHOR_YEAR <= last_fiscal_year <= LAST_FISCAL_YEAR:
+            raise ValueError(
+                f"last_fiscal_year must be from FY{ANCHOR_YEAR} (the accounts' anchor year) "
+                f"to FY{LAST_FISCAL_YEAR}, got {last_fiscal_year}"
+            )
         super().__init__(rng=seed)
+        self.last_fiscal_year = last_fiscal_year
         self.city_scenario = scenario
         self.seed = seed
         self.scale = scale
@@ -46,6 +53,7 @@ class CityModel(mesa.Model):
         self.policy = PolicyEnvironment(scenario)
         self.ctx = Context(
             rng=self.rng,
+            seed=seed,
             scenario=scenario,
             market=Market(scenario),
             pv=PVEconomics(scenario),
@@ -82,7 +90,7 @@ class CityModel(mesa.Model):
             population.step(self.month)
         if self.month.is_fiscal_year_end:
             self.records.append(self._record())
-            if self.month.step + 1 < N_STEPS:
+            if self.month.fiscal_year < self.last_fiscal_year:
                 self.month = Month(self.month.step + 1)
                 self._start_fiscal_year()
                 return

@@ -21,17 +21,41 @@ from abm.economics import Market, PVEconomics
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
 
+# Each decision draws from its own stream for each month, so that two runs with the
+# same seed but different policies (paired runs on common random numbers) consider
+# the same candidates and face the same noise wherever their states agree.
+STREAMS = (
+    "households.build",
+    "households.pv.consider",
+    "households.pv.choose",
+    "households.cars",
+    "businesses.pv.consider",
+    "businesses.pv.choose",
+    "farmers.solar_sharing.consider",
+    "farmers.solar_sharing.choose",
+)
+
 
 @dataclass
 class Context:
-    """The shared world each population decides in."""
+    """The shared world each population decides in.
+
+    ``rng`` (the model's generator) sets up the initial state; ``stream`` gives the
+    generator of one decision in one month.
+    """
 
     rng: np.random.Generator
+    seed: int
     scenario: Scenario
     market: Market
     pv: PVEconomics
     policy: PolicyEnvironment
     behaviour: dict[str, Any]
+
+    def stream(self, month: Month, purpose: str) -> np.random.Generator:
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence([self.seed, month.step, STREAMS.index(purpose)]))
+        )
 
     def peers(self, n_agents: int, n_peers: int, network: sp.csr_matrix) -> PeerExposure:
         """Peer exposure over the network, or over the ``n_peers`` agents who could
@@ -79,15 +103,16 @@ class RooftopPV:
         prefix = self.behaviour_prefix
         e = self._pv_economics(month, considering)
         m = considering.size
+        rng = ctx.stream(month, f"{self.agent_type}.pv.choose")
         participation, reduction = ctx.policy.joint_purchase(fy)
-        joined = ctx.rng.random(m) < participation
+        joined = rng.random(m) < participation
         cost_kw = e["cost_yen_per_kw"] * np.where(joined, 1.0 - reduction, 1.0)
         gross = e["kw"] * e["cost_yen_per_kw"]
         npv_buy = ctx.pv.buy_npv(e["kw"], cost_kw, e["rate"], e["self_share"], e["retail"], e["fit"], e["fit_term"])
         npv_ppa = ctx.pv.ppa_npv(e["kw"], e["rate"], e["self_share"], e["retail"])
         flags = self._flags(considering)
         common = b["peer_weight"] * self.pv_peers.share(considering) + e.get("attitude_term", 0.0)
-        served = ctx.rng.random(m) < ctx.policy.ppa_maturity(fy)
+        served = rng.random(m) < ctx.policy.ppa_maturity(fy)
         bonus = ctx.policy.utility_bonus
         utility = np.zeros((m, 3))
         utility[:, 1] = (
@@ -111,7 +136,7 @@ class RooftopPV:
             Option("pv", e["kw"], e["kw"] * cost_kw),
             Option("ppa", e["kw"], gross),
         ]
-        d = choose(ctx.rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
+        d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
         buyers, ppa = considering[d.chosen == 1], considering[d.chosen == 2]
         self.pv_kw[buyers] = e["kw"][d.chosen == 1]
         self.ppa_kw[ppa] = e["kw"][d.chosen == 2]
@@ -137,7 +162,7 @@ class RooftopPV:
             return policy.base_rate_multiplier("pv", self.agent_type, fy, self._flags(idx))
 
         return draw_considerers(
-            self.ctx.rng,
+            self.ctx.stream(month, f"{self.agent_type}.pv.consider"),
             pool,
             p,
             q,

@@ -1,7 +1,7 @@
 """Running scenarios: one function runs one scenario with one seed.
 
 :func:`run_scenario` is the unit of every experiment: it builds (or reuses) the city,
-runs the model to March 2051 and returns a :class:`RunResult` of plain data, which
+runs the model to March 2051 (or to the end of an earlier ``last_fiscal_year``) and returns a :class:`RunResult` of plain data, which
 pickles cheaply to and from worker processes. :func:`run_replicates` maps it over
 seeds derived from one master seed, on any ``concurrent.futures.Executor``.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.clock import LAST_FISCAL_YEAR
 from abm.model import CityModel
 from abm.scenario import Scenario
 
@@ -42,9 +43,12 @@ def run_scenario(
     behaviour: dict[str, Any] | None = None,
     replicate: int = 0,
     on_year: Callable[[int], None] | None = None,
+    last_fiscal_year: int = LAST_FISCAL_YEAR,
 ) -> RunResult:
-    """Run ``scenario`` once with ``seed`` from April 2014 to March 2051."""
-    model = CityModel(scenario, seed=seed, scale=scale, behaviour=behaviour)
+    """Run ``scenario`` once with ``seed`` from April 2014 to the end of
+    ``last_fiscal_year`` (March 2051 by default). A shorter run is the same run cut
+    short: its years are identical to the first years of the full run."""
+    model = CityModel(scenario, seed=seed, scale=scale, behaviour=behaviour, last_fiscal_year=last_fiscal_year)
     n_records = 0
     while model.running:
         model.step()
