@@ -31,6 +31,7 @@ class Businesses(RooftopPV):
         self.flows = YearFlows()
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
+        self.init_pv_factors(self.owners, attributes.discount_rate.astype(float), self.t["fit_term_years_business"])
         self.seed_initial_pv(self.owners, self.b["initial_pv_kw"], attributes.roof_kw)
 
     def start_fiscal_year(self) -> None:
@@ -43,12 +44,11 @@ class Businesses(RooftopPV):
         fy, market = month.fiscal_year, self.ctx.market
         return {
             "kw": self.a.roof_kw[idx].astype(float),
-            "rate": self.a.discount_rate[idx].astype(float),
+            "factors": self.pv_factors(idx),
             "self_share": self.b["self_consumption_share"],
             "cost_yen_per_kw": market.pv_cost(fy) * market.business_pv_cost_factor,
             "retail": market.electricity_price(fy) * market.business_price_factor,
             "fit": self.ctx.policy.business_fit(fy),
-            "fit_term": self.t["fit_term_years_business"],
         }
 
     def step(self, month: Month) -> None:

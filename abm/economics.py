@@ -10,6 +10,8 @@ scenario's trend.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from abm.clock import FISCAL_YEARS
@@ -19,7 +21,8 @@ from abm.trajectory import Trajectory
 
 def annuity(rate: np.ndarray | float, growth: float, first: int, last: int) -> np.ndarray:
     """Present value of a payment of 1 in year ``first`` growing by ``growth`` a year
-    to year ``last`` (inclusive), discounted at ``rate``: sum of (1+g)^(t-first)/(1+r)^t."""
+    to year ``last`` (inclusive), discounted at ``rate``: sum of (1+g)^(t-first)/(1+r)^t.
+    (A flow that has grown since year 1 needs the factor (1+g)^(first-1) on top.)"""
     rate = np.asarray(rate, dtype=float)
     if last < first:
         return np.zeros_like(rate)
@@ -82,29 +85,38 @@ class PVEconomics:
         self.ppa_term = ppa["term_years"]
         self.price_trend = scenario["prices.electricity_price_trend_per_year"]
 
-    def _energy_value(
+    def factors(self, rate: np.ndarray, fit_term: int) -> PVFactors:
+        """Present-value factors for agents discounting at ``rate``: they depend only
+        on the agent and the contract, so populations compute them once."""
+        d = -self.degradation
+        own_growth = (1 + self.price_trend) * (1 + d) - 1
+        life, term = self.life, self.ppa_term
+        return PVFactors(
+            own=annuity(rate, own_growth, 1, life),
+            fit=annuity(rate, d, 1, fit_term),
+            post_fit=annuity(rate, d, fit_term + 1, life) * (1 + d) ** fit_term,
+            om=annuity(rate, 0.0, 1, life),
+            ppa_during=annuity(rate, own_growth, 1, term),
+            ppa_own_after=annuity(rate, own_growth, term + 1, life) * (1 + d) ** term,
+            ppa_export_after=annuity(rate, d, term + 1, life) * (1 + d) ** term,
+            ppa_om_after=annuity(rate, 0.0, term + 1, life),
+        )
+
+    def buy_npv_with(
         self,
         kw: np.ndarray,
-        rate: np.ndarray,
+        cost_yen_per_kw: float | np.ndarray,
+        f: PVFactors,
         self_share: float | np.ndarray,
         retail: float,
         fit: float,
-        fit_term: int,
-        first: int = 1,
     ) -> np.ndarray:
-        """PV of self-consumption at retail price and exports at FIT then post-FIT,
-        from year ``first`` to the end of life, less O&M."""
+        """NPV of buying PV, before grants: self-consumption at the retail price,
+        exports at the FIT and then the post-FIT price, less O&M and capital."""
         e = self.yield_kwh_per_kw * kw
-        d = -self.degradation
-        own_growth = (1 + self.price_trend) * (1 + d) - 1
-        own = self_share * retail * annuity(rate, own_growth, first, self.life)
-        fit_end = max(fit_term, first - 1)
-        export = (1 - self_share) * (
-            fit * annuity(rate, d, first, fit_end) + self.post_fit * annuity(rate, d, fit_end + 1, self.life)
-        )
-        om = self.om * annuity(rate, 0.0, first, self.life)
-        # annuities with growth start at 1 in year `first`; scale by degradation so far
-        return e * (own + export) * (1 + d) ** (first - 1) - kw * om
+        own = self_share * retail * f.own
+        export = (1 - self_share) * (fit * f.fit + self.post_fit * f.post_fit)
+        return e * (own + export) - kw * (self.om * f.om + cost_yen_per_kw)
 
     def buy_npv(
         self,
@@ -116,26 +128,45 @@ class PVEconomics:
         fit: float,
         fit_term: int,
     ) -> np.ndarray:
-        """NPV of buying PV, before grants."""
-        return self._energy_value(kw, rate, self_share, retail, fit, fit_term) - kw * cost_yen_per_kw
+        """NPV of buying PV, before grants, for agents discounting at ``rate``."""
+        return self.buy_npv_with(kw, cost_yen_per_kw, self.factors(rate, fit_term), self_share, retail, fit)
 
-    def ppa_npv(self, kw: np.ndarray, rate: np.ndarray, self_share: float | np.ndarray, retail: float) -> np.ndarray:
+    def ppa_npv_with(self, kw: np.ndarray, f: PVFactors, self_share: float | np.ndarray, retail: float) -> np.ndarray:
         """NPV of a PPA: PV power at a discount during the term, then the system for free."""
         e = self.yield_kwh_per_kw * kw
-        growth = (1 + self.price_trend) * (1 - self.degradation) - 1
-        during = e * self_share * retail * self.ppa_discount * annuity(rate, growth, 1, self.ppa_term)
-        after = self._energy_value(kw, rate, self_share, retail, self.post_fit, 0, self.ppa_term + 1)
-        return during + after
+        during = e * self_share * retail * self.ppa_discount * f.ppa_during
+        after = e * (self_share * retail * f.ppa_own_after + (1 - self_share) * self.post_fit * f.ppa_export_after)
+        return during + after - kw * self.om * f.ppa_om_after
+
+    def ppa_npv(self, kw: np.ndarray, rate: np.ndarray, self_share: float | np.ndarray, retail: float) -> np.ndarray:
+        return self.ppa_npv_with(kw, self.factors(rate, 0), self_share, retail)
+
+
+@dataclass(frozen=True)
+class PVFactors:
+    """Present-value factors of PV cash flows (yen now per yen a year), one per agent."""
+
+    own: np.ndarray  # self-consumption: price trend and degradation, years 1..life
+    fit: np.ndarray  # exports during the FIT term
+    post_fit: np.ndarray  # exports after the FIT term
+    om: np.ndarray  # O&M, years 1..life
+    ppa_during: np.ndarray  # PPA discount on self-consumption during the term
+    ppa_own_after: np.ndarray  # self-consumption after the term (system owned)
+    ppa_export_after: np.ndarray  # exports after the term
+    ppa_om_after: np.ndarray
+
+    def take(self, idx: np.ndarray) -> PVFactors:
+        return PVFactors(**{k: v[idx] for k, v in self.__dict__.items()})
 
 
 def ev_npv(
-    rate: np.ndarray,
+    annuity_factor: np.ndarray,
     premium_yen: float,
     km_per_year: float,
     petrol_yen_per_km: float,
     electricity_yen_per_km: np.ndarray | float,
-    years: int,
 ) -> np.ndarray:
-    """NPV of an EV over a petrol car, before grants."""
+    """NPV of an EV over a petrol car, before grants; ``annuity_factor`` is the
+    present value of 1 yen a year over the years the buyer appraises."""
     saving = (petrol_yen_per_km - electricity_yen_per_km) * km_per_year
-    return saving * annuity(rate, 0.0, 1, years) - premium_yen
+    return saving * annuity_factor - premium_yen

@@ -33,6 +33,10 @@ class Farmers:
         self.everyone = np.arange(attributes.n)
         self.peers = ctx.peers(attributes.n, attributes.n, attributes.network)
         self.flows = YearFlows()
+        # every farmer discounts at the same rate: one set of factors serves all
+        rate = np.array([f["discount_rate"]])
+        self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"])
+        self._crop_loss_factor = float(annuity(rate, 0.0, 1, self.t["pv_life_years"])[0])
 
     def start_fiscal_year(self) -> None:
         self.flows = YearFlows()
@@ -63,10 +67,9 @@ class Farmers:
         flags = self._flags(considering)
         kw = self.capacity_kw[considering]
         cost = ctx.market.solar_sharing_cost(fy)
-        rate = np.full(m, self.f["discount_rate"])
-        npv = ctx.pv.buy_npv(kw, cost, rate, 0.0, 0.0, policy.business_fit(fy), self.t["fit_term_years_business"])
+        npv = ctx.pv.buy_npv_with(kw, cost, self._pv_factors, 0.0, 0.0, policy.business_fit(fy))
         crop_loss = self.f["crop_loss_yen_per_ha_year"] * self.covered_ha[considering]
-        npv -= crop_loss * annuity(rate, 0.0, 1, self.t["pv_life_years"])
+        npv -= crop_loss * self._crop_loss_factor
         gross = kw * cost
         utility = np.column_stack(
             [

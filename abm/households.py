@@ -45,6 +45,14 @@ class Households(RooftopPV):
         self.t, self.h = t, h
         self.rebuild_rate = h["new_detached_houses_per_year"] / (self.owners.size * self.weight)
         self.replacement_rate = 1.0 / h["car_replacement_years"]
+        self.init_pv_factors(self.owners, attributes.discount_rate, t["fit_term_years_residential"])
+        life = t["pv_life_years"]
+        rate = attributes.discount_rate
+        # ZEH savings (no degradation) and EV running costs, valued once per run
+        self._zeh_savings_factor = np.zeros(n)
+        self._zeh_savings_factor[self.owners] = annuity(rate[self.owners], ctx.market.price_trend, 1, life)
+        self._car_factor = np.zeros(n)
+        self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
@@ -67,12 +75,11 @@ class Households(RooftopPV):
         cost = market.pv_cost_new_build(fy) if new_build else market.pv_cost(fy)
         return {
             "kw": self.a.roof_kw[idx].astype(float),
-            "rate": self.a.discount_rate[idx],
+            "factors": self.pv_factors(idx),
             "self_share": self.t["household_self_consumption_share"],
             "cost_yen_per_kw": cost,
             "retail": market.electricity_price(fy),
             "fit": self.ctx.policy.residential_fit(fy),
-            "fit_term": self.t["fit_term_years_residential"],
             "attitude_term": self._attitude_term(idx),
         }
 
@@ -105,14 +112,10 @@ class Households(RooftopPV):
 
         b, fy = ctx.behaviour, month.fiscal_year
         e = self._pv_economics(month, idx, new_build=True)
-        pv_npv = ctx.pv.buy_npv(
-            e["kw"], e["cost_yen_per_kw"], e["rate"], e["self_share"], e["retail"], e["fit"], e["fit_term"]
+        pv_npv = ctx.pv.buy_npv_with(
+            e["kw"], e["cost_yen_per_kw"], e["factors"], e["self_share"], e["retail"], e["fit"]
         )
-        savings = (
-            self.t["zeh_savings_kwh_per_year"]
-            * e["retail"]
-            * annuity(e["rate"], ctx.market.price_trend, 1, self.t["pv_life_years"])
-        )
+        savings = self.t["zeh_savings_kwh_per_year"] * e["retail"] * self._zeh_savings_factor[idx]
         premium = self.t["zeh_premium_yen"]
         gross_pv = e["kw"] * e["cost_yen_per_kw"]
         gross_zeh = gross_pv + premium
@@ -159,12 +162,11 @@ class Households(RooftopPV):
         yen_per_kwh = (1 - own_share) * retail + own_share * t["post_fit_yen_per_kwh"]
         premium = market.ev_premium(fy)
         npv = ev_npv(
-            self.a.discount_rate[idx],
+            self._car_factor[idx],
             premium,
             t["car_km_per_year"],
             t["petrol_yen_per_litre"] / t["ice_km_per_litre"],
             yen_per_kwh / t["ev_km_per_kwh"],
-            t["car_appraisal_years"],
         )
         gross = t["car_price_yen"] + premium
         flags = self._flags(idx)

@@ -169,6 +169,7 @@ class PolicyEnvironment:
         )
         self.ledger = BudgetLedger(self.programmes)
         self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
+        self._campaigns_for: dict[tuple[str, str, int], list[Campaign]] = {}
         tariffs = scenario.section("tariffs")
         self.residential_fit = Trajectory.from_table(tariffs["residential_yen_per_kwh"])
         self.business_fit = Trajectory.from_table(tariffs["business_yen_per_kwh"])
@@ -197,7 +198,10 @@ class PolicyEnvironment:
         return [i for i in self.programmes_for(technology, agents, fiscal_year) if not self.ledger.closed[i]]
 
     def _campaigns(self, technology: str, agents: str, fiscal_year: int) -> list[Campaign]:
-        return [c for c in self.campaigns if c.applies(technology, agents, fiscal_year)]
+        key = (technology, agents, fiscal_year)
+        if key not in self._campaigns_for:
+            self._campaigns_for[key] = [c for c in self.campaigns if c.applies(technology, agents, fiscal_year)]
+        return self._campaigns_for[key]
 
     def base_rate_multiplier(
         self, technology: str, agents: str, fiscal_year: int, flags: dict[str, np.ndarray]

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from abm.clock import Month
 from abm.decision import Option, PeerExposure, choose, draw_considerers
-from abm.economics import Market, PVEconomics
+from abm.economics import Market, PVEconomics, PVFactors
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
 
@@ -36,6 +36,28 @@ STREAMS = (
 )
 
 
+class MonthlyStreams:
+    """One random stream per decision, set for each month at the start of its own
+    block of 2**40 draws (far more than a month uses), so months never overlap.
+
+    The generator returned is reused: it is valid until the next call.
+    """
+
+    BLOCK = 2**40
+
+    def __init__(self, seed: int):
+        self._streams = {}
+        for i, purpose in enumerate(STREAMS):
+            bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
+            self._streams[purpose] = (bits, np.random.Generator(bits), bits.state)
+
+    def __call__(self, month: Month, purpose: str) -> np.random.Generator:
+        bits, generator, start = self._streams[purpose]
+        bits.state = start
+        bits.advance(month.step * self.BLOCK)
+        return generator
+
+
 @dataclass
 class Context:
     """The shared world each population decides in.
@@ -52,10 +74,11 @@ class Context:
     policy: PolicyEnvironment
     behaviour: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        self._streams = MonthlyStreams(self.seed)
+
     def stream(self, month: Month, purpose: str) -> np.random.Generator:
-        return np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence([self.seed, month.step, STREAMS.index(purpose)]))
-        )
+        return self._streams(month, purpose)
 
     def peers(self, n_agents: int, n_peers: int, network: sp.csr_matrix) -> PeerExposure:
         """Peer exposure over the network, or over the ``n_peers`` agents who could
@@ -89,9 +112,18 @@ class RooftopPV:
     flows: YearFlows
 
     def _pv_economics(self, month: Month, idx: np.ndarray) -> dict[str, Any]:
-        """Per-agent inputs of the PV decision: kw, rate, self_share, cost_yen_per_kw,
-        retail, fit, fit_term."""
+        """Per-agent inputs of the PV decision: kw, factors, self_share,
+        cost_yen_per_kw, retail, fit."""
         raise NotImplementedError
+
+    def init_pv_factors(self, owners: np.ndarray, rate: np.ndarray, fit_term: int) -> None:
+        """Present-value factors of the roof owners, computed once per run."""
+        self._owner_position = np.full(self.pv_kw.size, -1, dtype=np.int64)
+        self._owner_position[owners] = np.arange(owners.size)
+        self._pv_factors = self.ctx.pv.factors(rate[owners], fit_term)
+
+    def pv_factors(self, idx: np.ndarray) -> PVFactors:
+        return self._pv_factors.take(self._owner_position[idx])
 
     def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -108,8 +140,8 @@ class RooftopPV:
         joined = rng.random(m) < participation
         cost_kw = e["cost_yen_per_kw"] * np.where(joined, 1.0 - reduction, 1.0)
         gross = e["kw"] * e["cost_yen_per_kw"]
-        npv_buy = ctx.pv.buy_npv(e["kw"], cost_kw, e["rate"], e["self_share"], e["retail"], e["fit"], e["fit_term"])
-        npv_ppa = ctx.pv.ppa_npv(e["kw"], e["rate"], e["self_share"], e["retail"])
+        npv_buy = ctx.pv.buy_npv_with(e["kw"], cost_kw, e["factors"], e["self_share"], e["retail"], e["fit"])
+        npv_ppa = ctx.pv.ppa_npv_with(e["kw"], e["factors"], e["self_share"], e["retail"])
         flags = self._flags(considering)
         common = b["peer_weight"] * self.pv_peers.share(considering) + e.get("attitude_term", 0.0)
         served = rng.random(m) < ctx.policy.ppa_maturity(fy)
