@@ -52,6 +52,7 @@ class Businesses(RooftopPV):
         }
 
     def step(self, month: Month) -> None:
+        self.pv_peers.settle()
         b = self.ctx.behaviour
         considering = self.consider_rooftop_pv(month, self.owners, b["business_pv_p"], b["business_pv_q"])
         self.decide_rooftop_pv(month, considering)

@@ -93,11 +93,11 @@ class PVEconomics:
         life, term = self.life, self.ppa_term
         return PVFactors(
             own=annuity(rate, own_growth, 1, life),
-            fit=annuity(rate, d, 1, fit_term),
+            fit=annuity(rate, d, 1, min(fit_term, life)),
             post_fit=annuity(rate, d, fit_term + 1, life) * (1 + d) ** fit_term,
             om=annuity(rate, 0.0, 1, life),
             ppa_during=annuity(rate, own_growth, 1, term),
-            ppa_own_after=annuity(rate, own_growth, term + 1, life) * (1 + d) ** term,
+            ppa_own_after=annuity(rate, own_growth, term + 1, life) * (1 + own_growth) ** term,
             ppa_export_after=annuity(rate, d, term + 1, life) * (1 + d) ** term,
             ppa_om_after=annuity(rate, 0.0, term + 1, life),
         )

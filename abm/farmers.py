@@ -45,6 +45,7 @@ class Farmers:
         return {"new_build": np.zeros(idx.size, dtype=bool)}
 
     def step(self, month: Month) -> None:
+        self.peers.settle()
         ctx, b, fy = self.ctx, self.ctx.behaviour, month.fiscal_year
         policy = ctx.policy
 
@@ -58,7 +59,7 @@ class Farmers:
             b["farmer_solar_sharing_q"],
             multiplier,
             policy.max_base_rate_multiplier("solar_sharing", self.agent_type, fy),
-            self.peers.share,
+            self.peers.midmonth_share,
             lambda idx: self.kw[idx] == 0,
         )
         if considering.size == 0:

@@ -84,6 +84,8 @@ class Households(RooftopPV):
         }
 
     def step(self, month: Month) -> None:
+        self.pv_peers.settle()
+        self.ev_peers.settle()
         self.build_houses(month)
         b = self.ctx.behaviour
         considering = self.consider_rooftop_pv(

@@ -200,7 +200,7 @@ class RooftopPV:
             q,
             multiplier,
             policy.max_base_rate_multiplier("pv", self.agent_type, fy),
-            self.pv_peers.share,
+            self.pv_peers.midmonth_share,
             free,
         )
 

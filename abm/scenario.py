@@ -53,7 +53,13 @@ class Field:
     required: bool = False
 
 
+# string constants of defaults.toml that take one of a few values
+CHOICE_KEYS = {"peer_scope": ("network", "population")}
+
+
 def _infer_field(key: str, default: Any) -> Field:
+    if key in CHOICE_KEYS:
+        return Field("choice", choices=CHOICE_KEYS[key])
     if isinstance(default, bool):
         return Field("bool")
     if isinstance(default, int):
@@ -256,7 +262,7 @@ def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
 def resolve_path(name_or_path: str | Path) -> Path:
     """A path as given, or the name of a file in ``experiments/scenarios/``."""
     path = Path(name_or_path)
-    if path.is_file():
+    if path.is_file() or len(path.parts) > 1:
         return path
     candidate = SCENARIO_DIR / (path.name if path.suffix else f"{path.name}.toml")
     return candidate if candidate.is_file() else path
@@ -308,6 +314,13 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
             for key, f in schema.items():
                 if f.required and key not in entry:
                     raise ScenarioError(file, f"{section}.{name}.{key}", _describe(f))
+            if entry.get("eligibility") == "large_emitters" and entry["agents"] != ["businesses"]:
+                raise ScenarioError(
+                    file,
+                    f"{section}.{name}.eligibility",
+                    "'large_emitters' only with agents = [\"businesses\"]",
+                    entry["agents"],
+                )
             if entry["first_fiscal_year"] > entry["last_fiscal_year"]:
                 raise ScenarioError(
                     file,
@@ -342,5 +355,5 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         data = _merge(data, content)
     top = chain[0][0]
     _check_complete(top, data)
-    name = data.get("scenario", {}).get("name", top.stem)
+    name = chain[0][1].get("scenario", {}).get("name", top.stem)
     return Scenario(name, data, tuple(str(p) for p, _ in reversed(chain)))

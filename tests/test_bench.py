@@ -1,0 +1,110 @@
+"""``abm bench``: the floor is counted from the run itself without changing it, and
+the command reports every figure the issue asks for.
+
+Nothing here asserts a speed (timings are printed by the benchmark, not tested):
+these tests check what the figures are made of.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import abm.decision
+import abm.households
+import abm.population
+from abm.bench import WorkRecorder, record_work, replay_floor
+from abm.cli import main
+from abm.clock import N_STEPS
+from abm.model import CityModel
+
+SCALE = 0.01
+
+
+@pytest.fixture(scope="module")
+def counted(strategy):
+    recorder, model = record_work(strategy, seed=11, scale=SCALE)
+    return recorder, model
+
+
+def test_counting_leaves_the_run_unchanged_and_unpatched(strategy, counted):
+    _recorder, counted_model = counted
+    plain = CityModel(strategy, seed=11, scale=SCALE)
+    plain.run()
+    assert plain.records == counted_model.records
+    # the wrappers are gone once the count is done
+    assert abm.population.choose is abm.decision.choose
+    assert abm.households.choose is abm.decision.choose
+    assert abm.population.draw_considerers is abm.decision.draw_considerers
+    assert abm.decision.choose.__module__ == abm.decision.draw_considerers.__module__ == "abm.decision"
+    assert abm.decision.PeerExposure.add.__name__ == "add"
+    assert abm.decision.PeerExposure.add.__qualname__ == "PeerExposure.add"
+
+
+def test_recorder_counts_every_month_and_every_adoption(counted):
+    recorder, model = counted
+    totals = recorder.totals()
+    assert totals["months"] == N_STEPS
+    assert totals["deciding_agents"] >= totals["choices_of_an_option"] > 0
+    # every agent drawn to consider adopting makes a choice; life events add more
+    assert totals["deciding_agents"] > totals["considering_agents"] > 0
+    assert {"households:pv/ppa", "households:pv/zeh", "households:ev", "businesses:pv/ppa"} <= set(
+        totals["deciding_by_decision"]
+    )
+    # households never give PV up: initial stock + monthly adoptions = owners with PV or a PPA
+    pv_group = id(model.households.pv_peers)
+    adopted = sum(a.size for m in [recorder.initial, *recorder.months] for a, _ in m.updates.get(pv_group, []))
+    hh = model.households
+    assert adopted == np.count_nonzero((hh.pv_kw > 0) | (hh.ppa_kw > 0))
+
+
+def test_floor_replay_does_the_models_peer_updates(counted):
+    """The replayed sparse updates leave every peer group's counts where the model's are."""
+    recorder, model = counted
+    replay = replay_floor(recorder, seed=0)
+    assert replay.seconds > 0
+    groups = {
+        id(value): value
+        for population in model.populations
+        for value in vars(population).values()
+        if isinstance(value, abm.decision.PeerExposure) and value.adjacency is not None
+    }
+    assert len(groups) == 4  # household PV, EVs, business PV, solar sharing
+    assert set(replay.counts) <= set(groups)
+    assert id(model.households.pv_peers) in replay.counts
+    for g, counts in replay.counts.items():
+        np.testing.assert_array_equal(counts, groups[g].count)
+
+
+def test_recorder_with_no_run_counts_nothing():
+    recorder = WorkRecorder()
+    with recorder.installed():
+        pass
+    assert recorder.totals()["deciding_agents"] == 0
+    assert replay_floor(recorder).counts == {}
+
+
+@pytest.mark.slow
+def test_abm_bench_json_reports_every_figure(capsys):
+    code = main(["bench", "--json", "--repeats", "1", "--scale", "0.01", "--mesa-households", "1500"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in (
+        "full_city_run_s",
+        "full_city_total_s",
+        "ns_per_agent_step",
+        "peak_rss_mb",
+        "build_s",
+        "workshop_run_s",
+        "mesa_reference_ratio",
+        "floor_ratio",
+    ):
+        assert isinstance(out[key], float) and out[key] > 0, key
+    assert out["full_city_total_s"] >= out["build_s"]
+    assert out["peak_rss_mb"] >= out["peak_rss_baseline_mb"] * 0.9
+    assert out["floor"]["counted_run_equals_timed_run"] is True
+    assert list(out["mesa_reference"]) == ["1500"]
+    assert out["mesa_reference_ratio"] == out["mesa_reference"]["1500"]["ratio"]
+    assert out["detail"]["full_city_run_s"]["runs"] == 1
