@@ -3,11 +3,19 @@
 ``abm run [SCENARIO]`` runs a scenario (by default the city strategy) to FY2050 with
 its replicates and writes the time series, the summary, the figures and the
 provenance into ``results/<scenario>-<timestamp>/``.
+
+``abm sensitivity SPEC`` runs a Morris or Sobol analysis declared in
+``experiments/sensitivity/`` (see :mod:`abm.sensitivity`).
+
+``abm calibrate`` fits the behavioural parameters to the city's observed history
+(see :mod:`calibration.procedure`); ``abm run`` then draws each replicate's
+parameters from that posterior (:mod:`abm.posterior`) unless ``--no-posterior``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import math
 import sys
@@ -22,9 +30,12 @@ from abm.output import (
     write_programme_spending,
     write_timeseries,
 )
+from abm.posterior import Draw, Posterior
+from abm.posterior import load as load_posterior
+from abm.posterior import provenance as posterior_provenance
 from abm.report import budget_run_out, figures, indicators
 from abm.runner import replicate_seeds, run_replicates
-from abm.scenario import ScenarioError, load_scenario
+from abm.scenario import DEFAULTS, Scenario, ScenarioError, load_scenario
 
 RESULTS_DIR = Path("results")
 
@@ -74,6 +85,41 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, default=1, help="processes for replicates")
     run.add_argument("--out", type=Path, help="output directory (default results/<scenario>-<time>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-posterior",
+        action="store_true",
+        help="use the scenario's [behaviour] values instead of drawing them from calibration/posterior.csv",
+    )
+    cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
+    cal.add_argument("--budget", type=_positive_int, help="model runs in all (default 8192; --quick 768)")
+    cal.add_argument(
+        "--initial-runs", type=_positive_int, help="runs of the space-filling prior sample (default 2048; --quick 256)"
+    )
+    cal.add_argument("--particles", type=_positive_int, help="posterior sample size (default 256; --quick 48)")
+    cal.add_argument("--scale", type=_fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
+    cal.add_argument("--seed", type=_seed, help="master seed of the calibration (default 2014)")
+    cal.add_argument("--quick", action="store_true", help="a small calibration that exercises the whole path")
+    cal.add_argument("--holdout-after", type=int, metavar="YEAR", help="fit only outcomes up to YEAR")
+    cal.add_argument("--workers", type=_positive_int, default=1, help="processes (Dask workers with --scheduler)")
+    cal.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
+    cal.add_argument(
+        "--out",
+        type=Path,
+        help="where the posterior, settings, report and run store go (default calibration/; "
+        "results/calibration-quick or -holdout-YEAR otherwise); resumed if unfinished",
+    )
+    cal.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sa = sub.add_parser("sensitivity", help="Morris or Sobol analysis of a spec in experiments/sensitivity/")
+    sa.add_argument("spec", help="spec file or name (e.g. strategy_sobol)")
+    sa.add_argument("--n", type=_positive_int, help="base sample size N (Sobol: a power of two)")
+    sa.add_argument("--replicates", type=_positive_int, help="runs per sample point, on common seeds")
+    sa.add_argument("--scale", type=_fraction, help="fraction of agents to simulate (0, 1]")
+    sa.add_argument("--workers", type=_positive_int, default=1, help="processes (Dask workers with --scheduler local)")
+    sa.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
+    sa.add_argument("--out", type=Path, help="output directory (resumed if it holds this experiment)")
+    from abm.bench import add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 
@@ -92,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out.exists():
         raise UsageError(f"--out {out}: directory exists already; choose a new one")
     seeds = replicate_seeds(args.seed, args.replicates)
+    posterior, draws = _posterior_draws(args.no_posterior, scenario, seeds)
     show = not args.no_progress and sys.stderr.isatty()
     started = dt.datetime.now(dt.UTC)
     with atomic_directory(out) as tmp:
@@ -102,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     scenario,
                     seeds,
                     args.scale,
+                    behaviours=[d.values for d in draws] or None,
                     executor=pool,
                     on_done=(lambda _r: bar.update()) if bar else None,
                 )
@@ -116,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         scenario,
                         seed,
                         args.scale,
+                        behaviour=draws[r].values if draws else None,
                         replicate=r,
                         on_year=(lambda _fy: bar.update()) if bar else None,
                     )
@@ -142,6 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 seeds=seeds,
                 replicates=args.replicates,
                 scale=args.scale,
+                behaviour=posterior_provenance(posterior, draws),
                 started_utc=started.isoformat(),
                 finished_utc=dt.datetime.now(dt.UTC).isoformat(),
             ),
@@ -158,11 +208,75 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _posterior_draws(no_posterior: bool, scenario: Scenario, seeds: list[int]) -> tuple[Posterior | None, list[Draw]]:
+    """The calibrated posterior and each replicate's draw from it (none with
+    ``--no-posterior``); says which of the scenario's own values the draws replace."""
+    if no_posterior:
+        return None, []
+    try:
+        posterior = load_posterior()
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    replaced = [k for k in posterior.names if scenario[f"behaviour.{k}"] != DEFAULTS["behaviour"][k]]
+    if replaced:
+        print(
+            f"abm: note: posterior draws replace the scenario's behaviour.{', behaviour.'.join(replaced)}; "
+            "--no-posterior keeps them",
+            file=sys.stderr,
+        )
+    return posterior, posterior.draws(seeds)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from abm.execution import executor
+    from calibration.procedure import QUICK, Settings, calibrate, default_out, describe, run_store
+
+    chosen = {
+        "budget": args.budget,
+        "initial_runs": args.initial_runs,
+        "particles": args.particles,
+        "scale": args.scale,
+        "seed": args.seed,
+        "holdout_after": args.holdout_after,
+    }
+    try:
+        settings = dataclasses.replace(
+            QUICK if args.quick else Settings(), **{k: v for k, v in chosen.items() if v is not None}
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    out = args.out or default_out(settings, args.quick)
+    bar = _progress(not args.no_progress and sys.stderr.isatty(), settings.budget, "run")
+    if bar:
+        bar.update(len(run_store(out).load()))
+    try:
+        with executor(args.workers, args.scheduler) as pool:
+            result = calibrate(settings, out, pool, on_done=(lambda _r: bar.update()) if bar else None)
+    except ValueError as err:  # e.g. --out holds a different calibration
+        raise UsageError(str(err)) from err
+    finally:
+        if bar:
+            bar.close()
+    print(f"wrote {out}")
+    print(describe(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
+        if args.command == "bench":
+            from abm.bench import cmd_bench
+
+            return cmd_bench(args)
+        if args.command == "sensitivity":
+            from abm.sensitivity import cmd_sensitivity  # imports SALib: only when asked
+
+            return cmd_sensitivity(args)
     except (ScenarioError, UsageError) as err:
         print(f"abm: error: {err}", file=sys.stderr)
         return 2
