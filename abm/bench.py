@@ -75,6 +75,7 @@ import numpy as np
 import abm
 import abm.city
 import abm.decision
+from abm.arguments import fraction, positive_int
 from abm.city import DETACHED_OWNER, build_city
 from abm.clock import N_STEPS
 from abm.model import CityModel
@@ -587,26 +588,6 @@ def json_ready(result: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- command line
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
-
-
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """The ``bench`` subcommand, added to ``abm``'s parser."""
     p = subparsers.add_parser(
@@ -615,18 +596,18 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Time full-city runs (medians of several runs) against idiomatic Mesa and against the floor.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    p.add_argument("--repeats", type=_positive_int, default=5, help="runs per timing (default 5)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="runs per timing (default 5)")
     p.add_argument("--quick", action="store_true", help="Mesa reference at 10,000 households only")
     p.add_argument("--seed", type=int, default=DEFAULT_MASTER_SEED, help="master seed (default as abm run)")
-    p.add_argument("--scale", type=_fraction, default=1.0, help="city scale (default 1; smaller for a quick check)")
+    p.add_argument("--scale", type=fraction, default=1.0, help="city scale (default 1; smaller for a quick check)")
     p.add_argument(
         "--mesa-households",
-        type=_positive_int,
+        type=positive_int,
         nargs="+",
         default=None,
         help="sizes for the Mesa reference (default 10000 50000)",
     )
-    p.add_argument("--mesa-repeats", type=_positive_int, default=1, help="Mesa reference runs per size (default 1)")
+    p.add_argument("--mesa-repeats", type=positive_int, default=1, help="Mesa reference runs per size (default 1)")
     return p
 
 

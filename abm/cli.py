@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from abm.arguments import fraction, positive_int, seed_number
 from abm.clock import FISCAL_YEARS
 from abm.output import (
     atomic_directory,
@@ -44,45 +44,15 @@ class UsageError(ValueError):
     pass
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not (0 < value <= 1) or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="abm", description="Saitama City zero-carbon adoption simulator")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario to FY2050 and write its report")
     run.add_argument("scenario", nargs="?", default="strategy", help="scenario file or name (default: strategy)")
-    run.add_argument("--seed", type=_seed, default=20500, help="master seed (default 20500)")
-    run.add_argument("--replicates", type=_positive_int, default=1, help="runs with independent seeds")
-    run.add_argument("--scale", type=_fraction, default=1.0, help="fraction of agents to simulate (0, 1]")
-    run.add_argument("--workers", type=_positive_int, default=1, help="processes for replicates")
+    run.add_argument("--seed", type=seed_number, default=20500, help="master seed (default 20500)")
+    run.add_argument("--replicates", type=positive_int, default=1, help="runs with independent seeds")
+    run.add_argument("--scale", type=fraction, default=1.0, help="fraction of agents to simulate (0, 1]")
+    run.add_argument("--workers", type=positive_int, default=1, help="processes for replicates")
     run.add_argument("--out", type=Path, help="output directory (default results/<scenario>-<time>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
@@ -91,16 +61,16 @@ def parser() -> argparse.ArgumentParser:
         help="use the scenario's [behaviour] values instead of drawing them from calibration/posterior.csv",
     )
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
-    cal.add_argument("--budget", type=_positive_int, help="model runs in all (default 8192; --quick 768)")
+    cal.add_argument("--budget", type=positive_int, help="model runs in all (default 8192; --quick 768)")
     cal.add_argument(
-        "--initial-runs", type=_positive_int, help="runs of the space-filling prior sample (default 2048; --quick 256)"
+        "--initial-runs", type=positive_int, help="runs of the space-filling prior sample (default 2048; --quick 256)"
     )
-    cal.add_argument("--particles", type=_positive_int, help="posterior sample size (default 256; --quick 48)")
-    cal.add_argument("--scale", type=_fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
-    cal.add_argument("--seed", type=_seed, help="master seed of the calibration (default 2014)")
+    cal.add_argument("--particles", type=positive_int, help="posterior sample size (default 256; --quick 48)")
+    cal.add_argument("--scale", type=fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
+    cal.add_argument("--seed", type=seed_number, help="master seed of the calibration (default 2014)")
     cal.add_argument("--quick", action="store_true", help="a small calibration that exercises the whole path")
     cal.add_argument("--holdout-after", type=int, metavar="YEAR", help="fit only outcomes up to YEAR")
-    cal.add_argument("--workers", type=_positive_int, default=1, help="processes (Dask workers with --scheduler)")
+    cal.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler)")
     cal.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
     cal.add_argument(
         "--out",
@@ -111,10 +81,10 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--no-progress", action="store_true", help="no progress bar")
     sa = sub.add_parser("sensitivity", help="Morris or Sobol analysis of a spec in experiments/sensitivity/")
     sa.add_argument("spec", help="spec file or name (e.g. strategy_sobol)")
-    sa.add_argument("--n", type=_positive_int, help="base sample size N (Sobol: a power of two)")
-    sa.add_argument("--replicates", type=_positive_int, help="runs per sample point, on common seeds")
-    sa.add_argument("--scale", type=_fraction, help="fraction of agents to simulate (0, 1]")
-    sa.add_argument("--workers", type=_positive_int, default=1, help="processes (Dask workers with --scheduler local)")
+    sa.add_argument("--n", type=positive_int, help="base sample size N (Sobol: a power of two)")
+    sa.add_argument("--replicates", type=positive_int, help="runs per sample point, on common seeds")
+    sa.add_argument("--scale", type=fraction, help="fraction of agents to simulate (0, 1]")
+    sa.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
     sa.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
     sa.add_argument("--out", type=Path, help="output directory (resumed if it holds this experiment)")
     from abm.bench import add_bench_parser
