@@ -62,10 +62,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
     cal.add_argument("--budget", type=positive_int, help="model runs in all (default 8192; --quick 768)")
-    cal.add_argument(
-        "--initial-runs", type=positive_int, help="runs of the space-filling prior sample (default 2048; --quick 256)"
-    )
-    cal.add_argument("--particles", type=positive_int, help="posterior sample size (default 256; --quick 48)")
+    cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 6; --quick 4)")
     cal.add_argument("--scale", type=fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
     cal.add_argument("--seed", type=seed_number, help="master seed of the calibration (default 2014)")
     cal.add_argument("--quick", action="store_true", help="a small calibration that exercises the whole path")
@@ -203,8 +200,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     chosen = {
         "budget": args.budget,
-        "initial_runs": args.initial_runs,
-        "particles": args.particles,
+        "generations": args.generations,
         "scale": args.scale,
         "seed": args.seed,
         "holdout_after": args.holdout_after,

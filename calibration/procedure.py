@@ -222,10 +222,12 @@ def calibrate(
         }
     )
 
+    used: dict[str, dict[str, Any]] = {}
+
     def simulate(generation: int, values: np.ndarray) -> list[dict[str, Any]]:
         specs = run_specs(settings, generation, values, last_fy)
-        records = run_experiment(base, specs, extract, store, pool, on_done)
-        return [records[s.key]["outputs"] for s in specs]
+        used.update(run_experiment(base, specs, extract, store, pool, on_done))
+        return [used[s.key]["outputs"] for s in specs]
 
     generations = smc(
         PARAMETERS,
@@ -241,7 +243,7 @@ def calibrate(
     write_posterior(out / "posterior.csv", calibration)
     _write_json(
         out / "settings.json",
-        settings_record(calibration, base.files, last_fy, time.perf_counter() - started, store.load()),
+        settings_record(calibration, base.files, last_fy, time.perf_counter() - started, used),
     )
     write_report(summary, generations, PARAMETERS, out / "report")
     return calibration
@@ -274,8 +276,9 @@ def settings_record(
         "method": (
             "ABC-SMC (population Monte Carlo, batch form): generation 0 a Latin hypercube over the prior "
             "(scipy.stats.qmc); search generations drawn from the previous accepted sets with optimal local "
-            "covariance kernels (Filippi et al. 2013); a final generation drawn from a normal with the mean "
-            "and twice the covariance of the previous accepted sets; each generation accepts its best "
+            "covariance kernels (Filippi et al. 2013); a final generation (3/8 of the runs) drawn from a "
+            "normal with the mean and 1.5 x the covariance of the previous accepted sets; each generation "
+            "accepts its best "
             f"{s.accept_fraction:.0%} by distance (this sets its tolerance), weighted by prior / proposal "
             "density (truncated at sqrt(n) x mean); the final generation's accepted sets are the posterior"
         ),

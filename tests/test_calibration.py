@@ -78,7 +78,7 @@ def test_abc_recovers_normal_means():
     # of selecting by simulated distances); the sd within ABC's tolerance inflation
     assert np.all(np.abs(mean - obs) < 4 * exact_sd / np.sqrt(post.effective_sample_size / 2))
     assert np.all((sd > 0.9 * exact_sd) & (sd < 1.25 * exact_sd))
-    assert post.tolerance < exact_sd and post.effective_sample_size > 0.4 * post.accepted.size
+    assert post.tolerance < exact_sd and post.effective_sample_size > 0.25 * post.accepted.size
     assert [g.kind for g in gens] == ["prior", "search", "search", "search", "final"]
 
 
@@ -108,7 +108,7 @@ def test_abc_spends_its_budget_deterministically():
         return list(values.sum(axis=1))
 
     first = smc(params, simulate, lambda o: abs(o - 0.5), 500, 4, 0.2, seed=1)
-    assert sum(sizes) == 500 and sizes == [125] * 4
+    assert sum(sizes) == 500 and sizes == [104, 104, 104, 188]  # 3/8 of the budget to the final generation
     again = smc(params, simulate, lambda o: abs(o - 0.5), 500, 4, 0.2, seed=1)
     assert all(np.array_equal(a.unit, b.unit) for a, b in zip(first, again, strict=True))
     assert first[-1].tolerance < first[0].tolerance
