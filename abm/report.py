@@ -65,6 +65,8 @@ def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, di
     city_spent = stack(results, "city_subsidy_spent_yen").sum(axis=1)
     avoided_t = stack(results, "co2_avoided_by_adoption_kt").sum(axis=1) * 1e3
     at_end["subsidy_spent_yen_total"] = spent
+    # the climate cares about the sum of emissions, not only the last year's
+    at_end["co2_kt_total"] = stack(results, "co2_kt").sum(axis=1)
     at_end["city_subsidy_spent_yen_total"] = city_spent
     at_end["co2_avoided_by_adoption_t_total"] = avoided_t
     at_end["yen_per_t_co2_avoided"] = spent / np.maximum(avoided_t, 1e-9)

@@ -93,6 +93,7 @@ CITY_OUTPUTS = (
     "renewable_energy_tj_2050",
     "agent_pv_generation_tj_2050",
     "co2_kt_2050",
+    "co2_kt_total",
     "co2_change_vs_fy2013_pct_2050",
     "residential_pv_kw_2050",
     "business_pv_kw_2050",
