@@ -275,10 +275,10 @@ def settings_record(
     return {
         "method": (
             "ABC-SMC (population Monte Carlo, batch form): generation 0 a Latin hypercube over the prior "
-            "(scipy.stats.qmc); search generations drawn from the previous accepted sets with optimal local "
-            "covariance kernels (Filippi et al. 2013); a final generation (3/8 of the runs) drawn from a "
-            "normal with the mean and 1.5 x the covariance of the previous accepted sets; each generation "
-            "accepts its best "
+            "(scipy.stats.qmc); search generations drawn evenly from the previous accepted sets with optimal "
+            "local covariance kernels (Filippi et al. 2013); a final generation (3/8 of the runs) drawn from a "
+            "multivariate Student-t (4 degrees of freedom) with the mean and 2 x the covariance of the "
+            "previous accepted sets; each generation accepts its best "
             f"{s.accept_fraction:.0%} by distance (this sets its tolerance), weighted by prior / proposal "
             "density (truncated at sqrt(n) x mean); the final generation's accepted sets are the posterior"
         ),
