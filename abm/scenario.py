@@ -14,6 +14,8 @@ expected, before anything is run or written.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -292,6 +294,10 @@ class Scenario:
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name, {})
+
+    def sha256(self) -> str:
+        """Digest of the resolved values: equal for equal scenarios, wherever their files are."""
+        return hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest()
 
     def with_values(self, values: Mapping[str, Any], source: str = "overrides") -> Scenario:
         """A copy with dotted keys set, validated like a scenario file's keys."""

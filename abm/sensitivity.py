@@ -596,8 +596,7 @@ def manifest(spec: Spec, design: Design) -> dict[str, Any]:
     }
     if spec.model == "city":
         base = spec.base()
-        data = json.dumps(base.data, sort_keys=True, default=str).encode()
-        out["base_scenario"] = {"name": base.name, "sha256": hashlib.sha256(data).hexdigest()}
+        out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
     return out
 
 

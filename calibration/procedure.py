@@ -212,7 +212,7 @@ def calibrate(
         {
             "experiment": "calibration",
             "settings": dataclasses.asdict(settings),
-            "scenario_files": list(base.files),
+            "base_scenario": {"name": base.name, "sha256": base.sha256()},
             "parameters": [dataclasses.asdict(p) for p in PARAMETERS],
             "targets": [
                 {k: v for k, v in dataclasses.asdict(p).items() if k not in ("source", "notes", "_obs")}

@@ -243,3 +243,12 @@ def test_validated_campaign_does_not_fail_at_run_time(baseline):
     model = CityModel(baseline.with_values(values), seed=1, scale=0.01)
     for _ in range(12):
         model.step()
+
+
+def test_digest_follows_the_values_not_the_files(tmp_path):
+    here = load_scenario("baseline")
+    for name in ("history.toml", "baseline.toml"):  # baseline extends history
+        (tmp_path / name).write_text((SCENARIO_DIR / name).read_text())
+    elsewhere = load_scenario(str(tmp_path / "baseline.toml"))
+    assert elsewhere.files != here.files and elsewhere.sha256() == here.sha256()
+    assert here.with_values({"behaviour.peer_weight": 1.25}).sha256() != here.sha256()
