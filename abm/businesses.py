@@ -47,7 +47,7 @@ class Businesses(RooftopPV):
             "factors": self.pv_factors(idx),
             "self_share": self.b["self_consumption_share"],
             "cost_yen_per_kw": market.pv_cost(fy) * market.business_pv_cost_factor,
-            "retail": market.electricity_price(fy) * market.business_price_factor,
+            "retail": market.expected_electricity_price(fy) * market.business_price_factor,
             "fit": self.ctx.policy.business_fit(fy),
         }
 

@@ -48,6 +48,8 @@ class Market:
         self.business_pv_cost_factor = prices["business_pv_cost_factor"]
         self.price_trend = prices["electricity_price_trend_per_year"]
         self.electricity_price = Trajectory.from_table(prices["electricity_price_yen_per_kwh"], self.price_trend)
+        # what deciding agents expect to pay: the recent average, not one year's price
+        self.expected_electricity_price = self.electricity_price.trailing_mean(prices["price_expectation_years"])
         self.business_price_factor = prices["business_price_factor"]
         premium = {int(k): v for k, v in tech["ev_premium_yen"].items()}
         last = max(premium)
@@ -66,6 +68,7 @@ class Market:
             "fiscal_year": list(FISCAL_YEARS),
             "pv_cost_yen_per_kw": self.pv_cost.as_array().tolist(),
             "electricity_price_yen_per_kwh": self.electricity_price.as_array().tolist(),
+            "expected_electricity_price_yen_per_kwh": self.expected_electricity_price.as_array().tolist(),
             "ev_premium_yen": self.ev_premium.as_array().tolist(),
         }
 

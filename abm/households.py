@@ -78,7 +78,7 @@ class Households(RooftopPV):
             "factors": self.pv_factors(idx),
             "self_share": self.t["household_self_consumption_share"],
             "cost_yen_per_kw": cost,
-            "retail": market.electricity_price(fy),
+            "retail": market.expected_electricity_price(fy),
             "fit": self.ctx.policy.residential_fit(fy),
             "attitude_term": self._attitude_term(idx),
         }
@@ -159,7 +159,7 @@ class Households(RooftopPV):
             return
         idx = self.car_owners[rng.choice(self.car_owners.size, k, replace=False)]
         b, fy, market = ctx.behaviour, month.fiscal_year, ctx.market
-        retail = market.electricity_price(fy)
+        retail = market.expected_electricity_price(fy)
         own_share = np.where(self.pv_kw[idx] > 0, t["ev_own_pv_charging_share"], 0.0)
         yen_per_kwh = (1 - own_share) * retail + own_share * t["post_fit_yen_per_kwh"]
         premium = market.ev_premium(fy)

@@ -176,6 +176,8 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
         case "integer":
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 fail()
+            if key.endswith("_years") and v < 1:  # a term, a life, an expectation horizon
+                raise ScenarioError(file, key, "a whole number of years, at least 1", v)
         case "year":
             if not isinstance(v, int) or isinstance(v, bool):
                 fail()

@@ -38,6 +38,16 @@ class Trajectory:
     def __call__(self, fiscal_year: int) -> float:
         return self._by_year[fiscal_year]
 
+    def trailing_mean(self, years: int) -> Trajectory:
+        """The mean over the last ``years`` fiscal years up to each year (fewer at the
+        start of the horizon): what agents with adaptive expectations expect."""
+        if years < 1:
+            raise ValueError(f"a trailing mean needs at least one year, got {years}")
+        values = self.as_array()
+        return Trajectory(
+            {fy: float(values[max(0, i - years + 1) : i + 1].mean()) for i, fy in enumerate(FISCAL_YEARS)}
+        )
+
     def as_array(self) -> np.ndarray:
         """Values for every fiscal year of the horizon, in order."""
         return np.array([self._by_year[fy] for fy in FISCAL_YEARS])

@@ -353,7 +353,7 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
             "bounds = [0.6, 0.0]",
             "input 'ppa_promotion_maturity_boost'.bounds: the wrong way round: low 0.6 is above high 0.0",
         ),
-        ("n = 64", "n = 48", "experiment.n: N = 48 is not a power of two"),
+        ("n = 128", "n = 48", "experiment.n: N = 48 is not a power of two"),
         ('method = "sobol"', 'method = "fast"', "experiment.method: expected one of sobol, morris, got 'fast'"),
         (
             "bounds = [0.0, 3.0]\n",
@@ -416,12 +416,18 @@ def test_committed_specs_load(name):
         assert set(spec.outputs) == {
             "renewable_energy_tj_2050",
             "co2_kt_2050",
+            "co2_kt_total",
             "detached_owner_pv_share_2050",
             "ev_share_of_cars_2050",
             "subsidy_spent_yen_total",
             "yen_per_t_co2_avoided",
         }
-        assert len(spec.inputs) == 16 and len(spec.groups) == 15
+        assert len(spec.inputs) == 17 and len(spec.groups) == 16
+
+
+def test_morris_screens_what_sobol_analyses():
+    sobol, morris = load_spec("strategy_sobol"), load_spec("strategy_morris")
+    assert sobol.inputs == morris.inputs and sobol.outputs == morris.outputs
 
 
 # --- executors (last: a Dask client leaves threads behind, and a later process

@@ -41,3 +41,15 @@ def test_as_array_in_fiscal_year_order():
 def test_empty_trajectory_rejected():
     with pytest.raises(ValueError):
         Trajectory({})
+
+
+def test_trailing_mean_averages_the_years_up_to_each_year():
+    t = Trajectory({2014: 10.0, 2015: 16.0, 2016: 13.0}, growth_after=0.0)
+    m = t.trailing_mean(3)
+    assert m(2014) == 10.0  # only one year yet
+    assert m(2015) == pytest.approx(13.0)
+    assert m(2016) == pytest.approx(13.0)
+    assert m(2017) == pytest.approx((16.0 + 13.0 + 13.0) / 3)
+    assert t.trailing_mean(1).as_array().tolist() == t.as_array().tolist()
+    with pytest.raises(ValueError):
+        t.trailing_mean(0)
