@@ -48,8 +48,10 @@ class Market:
         self.business_pv_cost_factor = prices["business_pv_cost_factor"]
         self.price_trend = prices["electricity_price_trend_per_year"]
         self.electricity_price = Trajectory.from_table(prices["electricity_price_yen_per_kwh"], self.price_trend)
-        # what deciding agents expect to pay: the recent average, not one year's price
-        self.expected_electricity_price = self.electricity_price.trailing_mean(prices["price_expectation_years"])
+        # what deciding agents expect to pay: recent prices, not one year's alone
+        self.expected_electricity_price = self.electricity_price.adaptive_expectation(
+            scenario["behaviour.price_expectation_weight"]
+        )
         self.business_price_factor = prices["business_price_factor"]
         premium = {int(k): v for k, v in tech["ev_premium_yen"].items()}
         last = max(premium)

@@ -38,15 +38,17 @@ class Trajectory:
     def __call__(self, fiscal_year: int) -> float:
         return self._by_year[fiscal_year]
 
-    def trailing_mean(self, years: int) -> Trajectory:
-        """The mean over the last ``years`` fiscal years up to each year (fewer at the
-        start of the horizon): what agents with adaptive expectations expect."""
-        if years < 1:
-            raise ValueError(f"a trailing mean needs at least one year, got {years}")
-        values = self.as_array()
-        return Trajectory(
-            {fy: float(values[max(0, i - years + 1) : i + 1].mean()) for i, fy in enumerate(FISCAL_YEARS)}
-        )
+    def adaptive_expectation(self, weight: float) -> Trajectory:
+        """What agents with adaptive expectations expect each year: last year's
+        expectation moved by ``weight`` (in (0, 1]) towards this year's value,
+        starting from the first year's value; ``weight = 1`` is the value itself."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"an expectation weight must be in (0, 1], got {weight}")
+        expected, out = None, {}
+        for fy, value in zip(FISCAL_YEARS, self.as_array().tolist(), strict=True):
+            expected = value if expected is None else expected + weight * (value - expected)
+            out[fy] = expected
+        return Trajectory(out)
 
     def as_array(self) -> np.ndarray:
         """Values for every fiscal year of the horizon, in order."""

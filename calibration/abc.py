@@ -6,7 +6,7 @@ distance ``d`` and a tolerance ``eps``, the accepted sets are a sample from the
 posterior given ``d <= eps``, which approaches the true posterior as ``eps`` shrinks.
 
 Rejection from the prior would waste nearly every run on implausible corners of a
-14-dimensional space, so the runs are spent in generations of population Monte
+15-dimensional space, so the runs are spent in generations of population Monte
 Carlo (Beaumont et al. 2009, Biometrika 96:983; Toni et al. 2009, J. R. Soc.
 Interface 6:187):
 

@@ -63,6 +63,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("ev_constant", *CONSTANT_RANGE, description="households: an EV at car replacement"),
     Parameter("business_buy_constant", *CONSTANT_RANGE, description="businesses: buy PV"),
     Parameter("solar_sharing_constant", *CONSTANT_RANGE, description="farmers: solar sharing"),
+    Parameter("price_expectation_weight", 0.2, 1.0, description="share of the way expectations move to a year's price"),
 )
 # Kept at the scenario's values: no observed series constrains them in FY2014-FY2022
 # (PPA maturity is at most 0.05 before FY2020; no split of EV sales by dwelling; the

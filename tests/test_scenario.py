@@ -165,7 +165,7 @@ BAD_FILES = {
     "bad_choice": ('[subsidies.city_pv]\nlevel = "town"\n', "subsidies.city_pv.level"),
     "bad_bands": ("[subsidies.city_pv]\nbands = [[4.0, 2.0, 1000.0]]\n", "subsidies.city_pv.bands"),
     "integer_as_float": ("[network]\nhousehold_degree = 10.5\n", "network.household_degree"),
-    "zero_years": ("[prices]\nprice_expectation_years = 0\n", "prices.price_expectation_years"),
+    "zero_years": ("[technology]\npv_life_years = 0\n", "technology.pv_life_years"),
 }
 
 

@@ -43,13 +43,14 @@ def test_empty_trajectory_rejected():
         Trajectory({})
 
 
-def test_trailing_mean_averages_the_years_up_to_each_year():
-    t = Trajectory({2014: 10.0, 2015: 16.0, 2016: 13.0}, growth_after=0.0)
-    m = t.trailing_mean(3)
-    assert m(2014) == 10.0  # only one year yet
-    assert m(2015) == pytest.approx(13.0)
-    assert m(2016) == pytest.approx(13.0)
-    assert m(2017) == pytest.approx((16.0 + 13.0 + 13.0) / 3)
-    assert t.trailing_mean(1).as_array().tolist() == t.as_array().tolist()
+def test_adaptive_expectation_moves_part_of_the_way_each_year():
+    t = Trajectory({2014: 10.0, 2015: 20.0}, growth_after=0.0)
+    e = t.adaptive_expectation(0.5)
+    assert e(2014) == 10.0  # starts from the first year's value
+    assert e(2015) == pytest.approx(15.0)
+    assert e(2016) == pytest.approx(17.5)
+    # a constant series is expected exactly, and weight 1 is the series itself
+    assert e(2050) == pytest.approx(20.0, abs=1e-6)
+    assert t.adaptive_expectation(1.0).as_array().tolist() == t.as_array().tolist()
     with pytest.raises(ValueError):
-        t.trailing_mean(0)
+        t.adaptive_expectation(0.0)
