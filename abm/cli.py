@@ -84,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     sa.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
     sa.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
     sa.add_argument("--out", type=Path, help="output directory (resumed if it holds this experiment)")
+    sa.add_argument(
+        "--no-posterior",
+        action="store_true",
+        help="use the base scenario's [behaviour] values instead of a posterior draw per replicate",
+    )
     from abm.bench import add_bench_parser
 
     add_bench_parser(sub)

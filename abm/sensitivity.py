@@ -78,6 +78,9 @@ from SALib.test_functions import Ishigami
 
 from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment
 from abm.output import fmt, provenance
+from abm.posterior import Draw, Posterior
+from abm.posterior import load as load_posterior
+from abm.posterior import provenance as posterior_provenance
 from abm.report import indicators
 from abm.runner import replicate_seeds, run_scenario
 from abm.scenario import NAMED_SECTIONS, SECTION_SCHEMAS, Scenario, ScenarioError, load_scenario
@@ -541,18 +544,27 @@ def model_for(spec: Spec) -> Model:
 
 @dataclass(frozen=True)
 class Design:
-    """SALib's sample (rows x inputs, before integer inputs are rounded down) and the
-    replicate seeds that every row shares."""
+    """SALib's sample (rows x inputs, before integer inputs are rounded down), the
+    replicate seeds that every row shares and, for the city model, each replicate's
+    draw from the calibrated posterior (empty without one)."""
 
     x: np.ndarray
     seeds: tuple[int, ...]
+    draws: tuple[Draw, ...] = ()
 
     def values(self, spec: Spec, row: int) -> dict[str, float | int]:
         return {i.key: i.value(x) for i, x in zip(spec.inputs, self.x[row], strict=True)}
 
+    def behaviour(self, replicate: int) -> dict[str, float]:
+        if not self.draws:
+            return {}
+        return {f"behaviour.{k}": v for k, v in self.draws[replicate].values.items()}
+
     def runs(self, spec: Spec) -> list[RunSpec]:
+        # a replicate's posterior draw is the same at every row, like its seed; an input
+        # that is a calibrated parameter overrides the draw
         return [
-            RunSpec(run_key(row, r), seed, spec.scale, self.values(spec, row))
+            RunSpec(run_key(row, r), seed, spec.scale, {**self.behaviour(r), **self.values(spec, row)})
             for row in range(self.x.shape[0])
             for r, seed in enumerate(self.seeds)
         ]
@@ -565,14 +577,18 @@ def run_key(row: int, replicate: int) -> str:
     return f"row{row:06d}-rep{replicate:03d}"
 
 
-def sample_design(spec: Spec) -> Design:
+def sample_design(spec: Spec, posterior: Posterior | None = None) -> Design:
+    """The design; with ``posterior`` (city model only), each replicate also draws its
+    behavioural parameters from it, by its seed as ``abm run`` does."""
     problem = spec.problem()
     if spec.method == "sobol":
         x = sobol_sample.sample(problem, spec.n, calc_second_order=spec.calc_second_order, seed=spec.seed)
     else:
         x = morris_sample.sample(problem, spec.n, num_levels=spec.num_levels, seed=spec.seed)
     assert x.shape == (spec.n * spec.rows_per_base, len(spec.inputs))
-    return Design(x, tuple(replicate_seeds(spec.seed, spec.replicates)))
+    seeds = replicate_seeds(spec.seed, spec.replicates)
+    draws = posterior.draws(seeds) if posterior is not None and spec.model == "city" else []
+    return Design(x, tuple(seeds), tuple(draws))
 
 
 def manifest(spec: Spec, design: Design) -> dict[str, Any]:
@@ -593,6 +609,7 @@ def manifest(spec: Spec, design: Design) -> dict[str, Any]:
         "runs": design.x.shape[0] * spec.replicates,
         "replicate_seeds": list(design.seeds),
         "design_sha256": design.sha256(),
+        "behaviour_draws": [design.behaviour(r) for r in range(len(design.draws))],
     }
     if spec.model == "city":
         base = spec.base()
@@ -984,13 +1001,15 @@ def run_analysis(
     scheduler: str | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
     model: Model | None = None,
+    posterior: Posterior | None = None,
 ) -> dict[str, Any]:
     """Design, evaluate (resuming what ``out`` holds), analyse and report; the summary.
 
     ``model`` replaces the spec's model (the city, or its test function): any picklable
-    function from a run spec to the spec's outputs."""
+    function from a run spec to the spec's outputs. With ``posterior``, the city
+    model's replicates draw their behavioural parameters from it."""
     started = dt.datetime.now(dt.UTC)
-    design = sample_design(spec)
+    design = sample_design(spec, posterior)
     store = RunStore(out)
     try:
         store.write_manifest(manifest(spec, design))
@@ -1018,6 +1037,7 @@ def run_analysis(
         scheduler=scheduler,
         started_utc=started.isoformat(),
         finished_utc=dt.datetime.now(dt.UTC).isoformat(),
+        behaviour=posterior_provenance(posterior, design.draws) if spec.model == "city" else None,
     )
     write_report(out, spec, analysis, run_timing(store.load()), facts)
     return json.loads((out / "summary.json").read_text())
@@ -1039,6 +1059,12 @@ def unfinished_directory(spec: Spec, results_dir: Path) -> Path | None:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec).with_options(args.n, args.replicates, args.scale)
+    posterior = None
+    if spec.model == "city" and not args.no_posterior:
+        try:
+            posterior = load_posterior()
+        except (OSError, ValueError) as err:
+            raise SpecError(spec.path, f"{err}; or use --no-posterior") from err
     out = args.out
     if out is None:
         out = unfinished_directory(spec, RESULTS_DIR)
@@ -1060,7 +1086,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr, dynamic_ncols=True)
     started = time.perf_counter()
     try:
-        summary = run_analysis(spec, out, args.workers, args.scheduler, (lambda _r: bar.update()) if bar else None)
+        summary = run_analysis(
+            spec, out, args.workers, args.scheduler, (lambda _r: bar.update()) if bar else None, posterior=posterior
+        )
     except KeyboardInterrupt:
         stored = len(RunStore(out).load())
         print(f"\ninterrupted: {stored:,} of {total:,} runs stored in {out}; the same command resumes", file=sys.stderr)

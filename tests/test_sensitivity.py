@@ -42,6 +42,7 @@ from SALib.test_functions import Ishigami
 
 from abm import cli
 from abm.execution import RunSpec
+from abm.posterior import load as load_posterior
 from abm.report import indicators
 from abm.runner import replicate_seeds, run_scenario
 from abm.sensitivity import (
@@ -473,3 +474,23 @@ def test_process_pool_and_dask_local_cluster_give_identical_indices(tmp_path):
     assert len(by_key) == 4 * 4
     assert len({json.dumps(o, sort_keys=True) for o in by_key.values()}) > 1  # the runs differ
     assert dask["scheduler"] == "local" and pool["scheduler"] is None
+
+
+def test_replicates_draw_from_the_posterior_as_abm_run_does():
+    posterior = load_posterior()
+    spec = load_spec("strategy_sobol").with_options(4, 2, 0.01)
+    design = sample_design(spec, posterior)
+    expected = posterior.draws(list(design.seeds))  # what abm run draws for these seeds
+    inputs = {i.key for i in spec.inputs}
+    assert {"behaviour.peer_weight", "behaviour.price_expectation_weight"} <= inputs
+    runs = design.runs(spec)
+    assert len(runs) == design.x.shape[0] * 2
+    for run in runs:
+        row, rep = (int(part) for part in run.key.replace("row", "").split("-rep"))
+        for name, value in expected[rep].values.items():
+            key = f"behaviour.{name}"
+            # the replicate's draw, except where an input of the spec sets the key
+            assert run.values[key] == (design.values(spec, row)[key] if key in inputs else value)
+    assert expected[0].values != expected[1].values
+    plain = sample_design(spec)
+    assert {k for k in plain.runs(spec)[0].values if k.startswith("behaviour.")} <= inputs
