@@ -40,6 +40,7 @@ answer from a store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -174,7 +175,7 @@ class WideT:
 
     unit: np.ndarray
 
-    @property
+    @functools.cached_property
     def distribution(self) -> Any:
         dims = self.unit.shape[1]
         cov = FINAL_WIDTH * np.cov(self.unit, rowvar=False) + 1e-8 * np.eye(dims)
