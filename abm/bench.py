@@ -84,7 +84,6 @@ from abm.scenario import Scenario, load_scenario
 
 REPO_ROOT = Path(abm.__file__).resolve().parent.parent
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
-MESA_REFERENCE = BENCHMARKS_DIR / "mesa_reference.py"
 WORKSHOP_FRACTION = 1 / 20
 MESA_HOUSEHOLDS = (10_000, 50_000)
 DEFAULT_MASTER_SEED = 20500  # as abm run
@@ -373,24 +372,29 @@ def same_outputs(a: dict[str, list[float]], b: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- Mesa reference
 
 
-def load_mesa_reference() -> ModuleType:
-    """``benchmarks/mesa_reference.py``, imported by path from the source checkout
-    (the benchmarks are not part of the installed package)."""
-    name = "abm_benchmarks_mesa_reference"
-    if name in sys.modules:
-        return sys.modules[name]
-    if not MESA_REFERENCE.is_file():
-        raise FileNotFoundError(f"{MESA_REFERENCE} not found: the Mesa reference needs a source checkout")
-    spec = importlib.util.spec_from_file_location(name, MESA_REFERENCE)
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py``, imported by path from the source checkout (the
+    benchmarks are not part of the installed package)."""
+    module_name = f"abm_benchmarks_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = BENCHMARKS_DIR / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the benchmarks need a source checkout")
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[name]
+        del sys.modules[module_name]
         raise
     return module
+
+
+def load_mesa_reference() -> ModuleType:
+    return load_benchmark("mesa_reference")
 
 
 def adoption_share(model: CityModel) -> dict[int, float]:
