@@ -96,12 +96,21 @@ class PeerExposure:
         return np.clip(count * self.inverse_degree[agents], 0.0, 1.0)
 
 
-def _distinct(rng: np.random.Generator, n: int, probability: float) -> np.ndarray:
-    """Each of ``n`` positions independently with ``probability``, as sorted indices."""
-    k = rng.binomial(n, probability)
-    if k == 0:
+def bernoulli_positions(rng: np.random.Generator, n: int, probability: float) -> np.ndarray:
+    """Each of the positions ``0 .. n-1`` independently with ``probability``, as sorted
+    indices. The gaps between chosen positions are geometric, so the cost is one draw
+    per chosen position, not one per position; sorted indices also gather agents'
+    attributes in memory order."""
+    if n == 0 or probability <= 0:
         return np.empty(0, dtype=np.int64)
-    return np.sort(rng.choice(n, size=k, replace=False))
+    if probability >= 1:
+        return np.arange(n)
+    expected = n * probability
+    size = int(expected + 5 * np.sqrt(expected)) + 10
+    positions = np.cumsum(rng.geometric(probability, size)) - 1
+    while positions[-1] < n:  # rarely: fewer gaps drawn than the n positions need
+        positions = np.concatenate([positions, positions[-1] + np.cumsum(rng.geometric(probability, size))])
+    return positions[: np.searchsorted(positions, n)]
 
 
 def draw_considerers(
@@ -114,33 +123,30 @@ def draw_considerers(
     peer_share: Callable[[np.ndarray], np.ndarray],
     is_candidate: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """Agents of ``pool`` (agent indices) who start considering this month.
+    """Agents of ``pool`` (agent indices) who start considering this month, in the
+    order of ``pool``.
 
     ``rate_multiplier`` gives each agent's campaign factor on the base rate (at most
     ``max_multiplier``); ``is_candidate`` filters out agents who cannot adopt.
+    Candidates are drawn at the largest hazard any agent can have, ``p max_multiplier
+    + q`` (a peer share is at most 1), and each is kept with its own month's
+    probability over the candidates', so an agent considers with probability exactly
+    ``1 - exp(-(p_i + q s_i) dt)``.
     """
-    n = pool.size
-    p_max = base_rate_per_year * max_multiplier
-    a_max = -np.expm1(-p_max * DT_YEARS)
-    b_max = -np.expm1(-peer_rate_per_year * DT_YEARS)
-    picked = []
-    if a_max > 0:
-        cand = pool[_distinct(rng, n, a_max)]
-        u = rng.random(cand.size)  # drawn before filtering, so draws do not depend on state
-        ok = is_candidate(cand)
-        cand, u = cand[ok], u[ok]
-        a_i = -np.expm1(-base_rate_per_year * rate_multiplier(cand) * DT_YEARS)
-        picked.append(cand[u * a_max < a_i])
-    if b_max > 0:
-        cand = pool[_distinct(rng, n, b_max)]
-        u = rng.random(cand.size)
-        ok = is_candidate(cand)
-        cand, u = cand[ok], u[ok]
-        b_i = -np.expm1(-peer_rate_per_year * peer_share(cand) * DT_YEARS)
-        picked.append(cand[u * b_max < b_i])
-    if not picked:
+    hazard_max = base_rate_per_year * max_multiplier + peer_rate_per_year
+    if hazard_max <= 0:
         return np.empty(0, dtype=np.int64)
-    return np.union1d(*picked) if len(picked) == 2 else picked[0]
+    c_max = -np.expm1(-hazard_max * DT_YEARS)
+    cand = pool[bernoulli_positions(rng, pool.size, c_max)]
+    u = rng.random(cand.size)  # drawn before filtering, so draws do not depend on state
+    ok = is_candidate(cand)
+    cand, u = cand[ok], u[ok]
+    hazard = np.zeros(cand.size)
+    if base_rate_per_year > 0:
+        hazard += base_rate_per_year * rate_multiplier(cand)
+    if peer_rate_per_year > 0:
+        hazard += peer_rate_per_year * peer_share(cand)
+    return cand[u * c_max < -np.expm1(-hazard * DT_YEARS)]
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,9 @@ def choose(
     """Logit choice among ``options`` with first-come grants and re-decision.
 
     ``utility`` is (agents x options) without grants; a grant of G yen on option j
-    adds ``yen_to_utility[i, j] * G``. Each simulated agent stands for ``weight``
+    adds ``yen_to_utility[i, j] * G`` (``yen_to_utility`` is agents x options, or
+    agents x 1 where one rate serves every option; an option without a technology
+    gets no grants, so its rate does not matter). Each simulated agent stands for ``weight``
     real ones when it draws on a budget.
     """
     n, k = utility.shape

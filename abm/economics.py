@@ -10,8 +10,6 @@ scenario's trend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from abm.clock import FISCAL_YEARS
@@ -96,7 +94,7 @@ class PVEconomics:
         d = -self.degradation
         own_growth = (1 + self.price_trend) * (1 + d) - 1
         life, term = self.life, self.ppa_term
-        return PVFactors(
+        return PVFactors.of(
             own=annuity(rate, own_growth, 1, life),
             fit=annuity(rate, d, 1, min(fit_term, life)),
             post_fit=annuity(rate, d, fit_term + 1, life) * (1 + d) ** fit_term,
@@ -147,21 +145,42 @@ class PVEconomics:
         return self.ppa_npv_with(kw, self.factors(rate, 0), self_share, retail)
 
 
-@dataclass(frozen=True)
 class PVFactors:
-    """Present-value factors of PV cash flows (yen now per yen a year), one per agent."""
+    """Present-value factors of PV cash flows (yen now per yen a year), one per agent,
+    held as the rows of one array so that taking some agents' factors is one gather."""
 
-    own: np.ndarray  # self-consumption: price trend and degradation, years 1..life
-    fit: np.ndarray  # exports during the FIT term
-    post_fit: np.ndarray  # exports after the FIT term
-    om: np.ndarray  # O&M, years 1..life
-    ppa_during: np.ndarray  # PPA discount on self-consumption during the term
-    ppa_own_after: np.ndarray  # self-consumption after the term (system owned)
-    ppa_export_after: np.ndarray  # exports after the term
-    ppa_om_after: np.ndarray
+    NAMES = (
+        "own",  # self-consumption: price trend and degradation, years 1..life
+        "fit",  # exports during the FIT term
+        "post_fit",  # exports after the FIT term
+        "om",  # O&M, years 1..life
+        "ppa_during",  # PPA discount on self-consumption during the term
+        "ppa_own_after",  # self-consumption after the term (system owned)
+        "ppa_export_after",  # exports after the term
+        "ppa_om_after",
+    )
+
+    def __init__(self, rows: np.ndarray):
+        if rows.ndim != 2 or rows.shape[0] != len(self.NAMES):
+            raise ValueError(f"need one row per factor {self.NAMES}, got shape {rows.shape}")
+        self.rows = rows
+        (
+            self.own,
+            self.fit,
+            self.post_fit,
+            self.om,
+            self.ppa_during,
+            self.ppa_own_after,
+            self.ppa_export_after,
+            self.ppa_om_after,
+        ) = rows
+
+    @classmethod
+    def of(cls, **factors: np.ndarray) -> PVFactors:
+        return cls(np.stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))
 
     def take(self, idx: np.ndarray) -> PVFactors:
-        return PVFactors(**{k: v[idx] for k, v in self.__dict__.items()})
+        return PVFactors(np.take(self.rows, idx, axis=1))
 
 
 def ev_npv(

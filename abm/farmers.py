@@ -82,7 +82,7 @@ class Farmers:
                 + policy.utility_bonus("solar_sharing", self.agent_type, fy, flags),
             ]
         )
-        yen_to_utility = np.column_stack([np.zeros(m), b["econ_weight"] / gross])
+        yen_to_utility = (b["econ_weight"] / gross)[:, None]
         options = [Option(None), Option("solar_sharing", kw, gross)]
         d = choose(
             ctx.stream(month, "farmers.solar_sharing.choose"),

@@ -15,7 +15,7 @@ import numpy as np
 
 from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
 from abm.clock import Month
-from abm.decision import DT_YEARS, Option, choose
+from abm.decision import DT_YEARS, Option, bernoulli_positions, choose
 from abm.economics import annuity, ev_npv
 from abm.population import Context, RooftopPV, YearFlows
 
@@ -98,10 +98,10 @@ class Households(RooftopPV):
         rng, ctx = self.ctx.stream(month, "households.build"), self.ctx
         self.rebuilt[self._rebuilt_idx] = False
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
-        k = rng.binomial(self.owners.size, -np.expm1(-self.rebuild_rate * DT_YEARS))
+        idx = self.owners[bernoulli_positions(rng, self.owners.size, -np.expm1(-self.rebuild_rate * DT_YEARS))]
+        k = idx.size
         if k == 0:
             return
-        idx = self.owners[rng.choice(self.owners.size, k, replace=False)]
         self.year_new_houses += k * self.weight
         # a house with PV keeps it through a rebuild; the others decide afresh
         idx = idx[(self.pv_kw[idx] == 0) & (self.ppa_kw[idx] == 0)]
@@ -154,10 +154,12 @@ class Households(RooftopPV):
 
     def replace_cars(self, month: Month) -> None:
         rng, ctx, t = self.ctx.stream(month, "households.cars"), self.ctx, self.t
-        k = rng.binomial(self.car_owners.size, -np.expm1(-self.replacement_rate * DT_YEARS))
+        idx = self.car_owners[
+            bernoulli_positions(rng, self.car_owners.size, -np.expm1(-self.replacement_rate * DT_YEARS))
+        ]
+        k = idx.size
         if k == 0:
             return
-        idx = self.car_owners[rng.choice(self.car_owners.size, k, replace=False)]
         b, fy, market = ctx.behaviour, month.fiscal_year, ctx.market
         retail = market.expected_electricity_price(fy)
         own_share = np.where(self.pv_kw[idx] > 0, t["ev_own_pv_charging_share"], 0.0)
@@ -183,7 +185,7 @@ class Households(RooftopPV):
                 + ctx.policy.utility_bonus("ev", self.agent_type, fy, flags),
             ]
         )
-        yen_to_utility = np.column_stack([np.zeros(k), np.full(k, b["econ_weight"] / gross)])
+        yen_to_utility = np.full((k, 1), b["econ_weight"] / gross)
         options = [Option(None), Option("ev", np.zeros(k), np.full(k, gross))]
         d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
         to_ev = idx[(d.chosen == 1) & ~self.ev[idx]]

@@ -141,28 +141,29 @@ class RooftopPV:
         cost_kw = e["cost_yen_per_kw"] * np.where(joined, 1.0 - reduction, 1.0)
         gross = e["kw"] * e["cost_yen_per_kw"]
         npv_buy = ctx.pv.buy_npv_with(e["kw"], cost_kw, e["factors"], e["self_share"], e["retail"], e["fit"])
-        npv_ppa = ctx.pv.ppa_npv_with(e["kw"], e["factors"], e["self_share"], e["retail"])
         flags = self._flags(considering)
         common = b["peer_weight"] * self.pv_peers.share(considering) + e.get("attitude_term", 0.0)
         served = rng.random(m) < ctx.policy.ppa_maturity(fy)
         bonus = ctx.policy.utility_bonus
-        utility = np.zeros((m, 3))
+        utility = np.full((m, 3), -np.inf)
+        utility[:, 0] = 0.0
         utility[:, 1] = (
             b[f"{prefix}_buy_constant"]
             + b["econ_weight"] * npv_buy / gross
             + common
             + bonus("pv", self.agent_type, fy, flags)
         )
-        utility[:, 2] = np.where(
-            served,
-            b[f"{prefix}_ppa_constant"]
-            + b["econ_weight"] * npv_ppa / gross
-            + common
-            + bonus("ppa", self.agent_type, fy, flags),
-            -np.inf,
-        )
-        per_yen = b["econ_weight"] / gross
-        yen_to_utility = np.column_stack([np.zeros(m), per_yen, per_yen])
+        if served.any():  # before PPA providers reach the city nobody is offered one
+            npv_ppa = ctx.pv.ppa_npv_with(e["kw"], e["factors"], e["self_share"], e["retail"])
+            utility[:, 2] = np.where(
+                served,
+                b[f"{prefix}_ppa_constant"]
+                + b["econ_weight"] * npv_ppa / gross
+                + common
+                + bonus("ppa", self.agent_type, fy, flags),
+                -np.inf,
+            )
+        yen_to_utility = (b["econ_weight"] / gross)[:, None]  # the same for buying and a PPA
         options = [
             Option(None),
             Option("pv", e["kw"], e["kw"] * cost_kw),

@@ -23,7 +23,7 @@ import pytest
 
 import abm.decision
 from abm.clock import Month
-from abm.decision import Option, PeerExposure, choose, draw_considerers
+from abm.decision import Option, PeerExposure, bernoulli_positions, choose, draw_considerers
 from abm.network import small_world
 from abm.policy import PolicyEnvironment
 from abm.scenario import load_scenario
@@ -185,6 +185,39 @@ def test_draw_considerers_exact_probability_heterogeneous():
     c = np.flatnonzero(candidate)
     chi2 = float((((hits[c] - draws * prob[c]) ** 2) / (draws * prob[c] * (1 - prob[c]))).sum())
     assert abs(chi2 - c.size) / math.sqrt(2 * c.size) < 4
+
+
+@pytest.mark.parametrize("n, p", [(40, 0.3), (2_000, 0.004), (7, 0.97)])
+def test_bernoulli_positions_are_independent_bernoulli_trials(n, p):
+    rng = np.random.default_rng(n)
+    draws = 20_000
+    hits = np.zeros((draws, n), dtype=bool)
+    for d in range(draws):
+        pos = bernoulli_positions(rng, n, p)
+        assert np.all(np.diff(pos) > 0) and (pos.size == 0 or (pos[0] >= 0 and pos[-1] < n))
+        hits[d, pos] = True
+    # each position with probability p (chi-square, one degree of freedom a position)
+    freq = hits.sum(axis=0)
+    chi2 = float((((freq - draws * p) ** 2) / (draws * p * (1 - p))).sum())
+    assert abs(chi2 - n) / math.sqrt(2 * n) < 4
+    # the count is binomial: its variance is n p (1 - p), which rules out dependence
+    counts = hits.sum(axis=1)
+    centred = counts - counts.mean()
+    var_se = math.sqrt((np.mean(centred**4) - np.mean(centred**2) ** 2) / draws)  # of the sample variance
+    assert abs(counts.var(ddof=1) - n * p * (1 - p)) < 4 * var_se
+    # neighbouring positions independently: pairs (i, i+1) and (i+1, i+2) share a
+    # position, so their indicators covary by p^3 - p^4
+    both = np.mean(hits[:, :-1] & hits[:, 1:])
+    pairs = n - 1
+    var = (pairs * p**2 * (1 - p**2) + 2 * (pairs - 1) * (p**3 - p**4)) / pairs**2 / draws
+    assert abs(both - p * p) < 4 * math.sqrt(var)
+
+
+def test_bernoulli_positions_edge_cases():
+    rng = np.random.default_rng(1)
+    assert bernoulli_positions(rng, 0, 0.5).size == 0
+    assert bernoulli_positions(rng, 10, 0.0).size == 0
+    assert np.array_equal(bernoulli_positions(rng, 10, 1.0), np.arange(10))
 
 
 def test_draw_considerers_zero_rates_draw_nobody():
