@@ -53,6 +53,13 @@ class Households(RooftopPV):
         self._zeh_savings_factor[self.owners] = annuity(rate[self.owners], ctx.market.price_trend, 1, life)
         self._car_factor = np.zeros(n)
         self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
+        # the part of an EV's utility that is the household's own, fixed for the run
+        b = ctx.behaviour
+        self._ev_own_utility = (
+            b["ev_constant"]
+            + b["ev_apartment_constant"] * (attributes.dwelling == APARTMENT)
+            + self._attitude_term(slice(None))
+        )
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
@@ -162,28 +169,25 @@ class Households(RooftopPV):
             return
         b, fy, market = ctx.behaviour, month.fiscal_year, ctx.market
         retail = market.expected_electricity_price(fy)
-        own_share = np.where(self.pv_kw[idx] > 0, t["ev_own_pv_charging_share"], 0.0)
-        yen_per_kwh = (1 - own_share) * retail + own_share * t["post_fit_yen_per_kwh"]
+        # households with PV charge a share at home from it, valued at the post-FIT price
+        own = t["ev_own_pv_charging_share"]
+        yen_per_kwh = np.array([retail, (1 - own) * retail + own * t["post_fit_yen_per_kwh"]])
         premium = market.ev_premium(fy)
         npv = ev_npv(
             self._car_factor[idx],
             premium,
             t["car_km_per_year"],
             t["petrol_yen_per_litre"] / t["ice_km_per_litre"],
-            yen_per_kwh / t["ev_km_per_kwh"],
+            (yen_per_kwh / t["ev_km_per_kwh"])[(self.pv_kw[idx] > 0).view(np.int8)],
         )
         gross = t["car_price_yen"] + premium
         flags = self._flags(idx)
-        utility = np.column_stack(
-            [
-                np.zeros(k),
-                b["ev_constant"]
-                + b["ev_apartment_constant"] * (self.a.dwelling[idx] == APARTMENT)
-                + b["econ_weight"] * npv / gross
-                + self._attitude_term(idx)
-                + b["peer_weight"] * self.ev_peers.share(idx)
-                + ctx.policy.utility_bonus("ev", self.agent_type, fy, flags),
-            ]
+        utility = np.zeros((k, 2))
+        utility[:, 1] = (
+            self._ev_own_utility[idx]
+            + b["econ_weight"] / gross * npv
+            + b["peer_weight"] * self.ev_peers.share(idx)
+            + ctx.policy.utility_bonus("ev", self.agent_type, fy, flags)
         )
         yen_to_utility = np.full((k, 1), b["econ_weight"] / gross)
         options = [Option(None), Option("ev", np.zeros(k), np.full(k, gross))]
