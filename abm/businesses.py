@@ -52,8 +52,10 @@ class Businesses(RooftopPV):
         }
 
     def step(self, month: Month) -> None:
-        self.pv_peers.settle()
         b = self.ctx.behaviour
+        if b["business_pv_p"] == b["business_pv_q"] == 0:
+            return  # nobody ever considers PV: nothing changes
+        self.pv_peers.settle()
         considering = self.consider_rooftop_pv(month, self.owners, b["business_pv_p"], b["business_pv_q"])
         self.decide_rooftop_pv(month, considering)
 

@@ -45,8 +45,10 @@ class Farmers:
         return {"new_build": np.zeros(idx.size, dtype=bool)}
 
     def step(self, month: Month) -> None:
-        self.peers.settle()
         ctx, b, fy = self.ctx, self.ctx.behaviour, month.fiscal_year
+        if b["farmer_solar_sharing_p"] == b["farmer_solar_sharing_q"] == 0:
+            return  # nobody ever considers solar sharing: nothing changes
+        self.peers.settle()
         policy = ctx.policy
 
         def multiplier(idx: np.ndarray) -> np.ndarray | float:

@@ -102,9 +102,11 @@ class Households(RooftopPV):
         self.replace_cars(month)
 
     def build_houses(self, month: Month) -> None:
-        rng, ctx = self.ctx.stream(month, "households.build"), self.ctx
         self.rebuilt[self._rebuilt_idx] = False
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
+        if self.rebuild_rate == 0:
+            return
+        rng, ctx = self.ctx.stream(month, "households.build"), self.ctx
         idx = self.owners[bernoulli_positions(rng, self.owners.size, -np.expm1(-self.rebuild_rate * DT_YEARS))]
         k = idx.size
         if k == 0:
@@ -160,6 +162,8 @@ class Households(RooftopPV):
         self.year_zeh += int((d.chosen == 2).sum()) * self.weight
 
     def replace_cars(self, month: Month) -> None:
+        if self.car_owners.size == 0:
+            return
         rng, ctx, t = self.ctx.stream(month, "households.cars"), self.ctx, self.t
         idx = self.car_owners[
             bernoulli_positions(rng, self.car_owners.size, -np.expm1(-self.replacement_rate * DT_YEARS))

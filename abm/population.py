@@ -170,15 +170,15 @@ class RooftopPV:
             Option("ppa", e["kw"], gross),
         ]
         d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
-        buyers, ppa = considering[d.chosen == 1], considering[d.chosen == 2]
-        self.pv_kw[buyers] = e["kw"][d.chosen == 1]
-        self.ppa_kw[ppa] = e["kw"][d.chosen == 2]
-        adopters = considering[d.chosen > 0]
-        self.pv_peers.add(adopters)
-        self.flows.pv_added_kw += float(self.pv_kw[buyers].sum()) * self.weight
-        self.flows.pv_added_systems += buyers.size * self.weight
-        self.flows.ppa_added_kw += float(self.ppa_kw[ppa].sum()) * self.weight
-        self.flows.subsidised_adoptions += int((d.grant_yen > 0).sum()) * self.weight
+        buy, ppa = d.chosen == 1, d.chosen == 2
+        buy_kw, ppa_kw = e["kw"][buy], e["kw"][ppa]
+        self.pv_kw[considering[buy]] = buy_kw
+        self.ppa_kw[considering[ppa]] = ppa_kw
+        self.pv_peers.add(considering[d.chosen > 0])
+        self.flows.pv_added_kw += float(buy_kw.sum()) * self.weight
+        self.flows.pv_added_systems += buy_kw.size * self.weight
+        self.flows.ppa_added_kw += float(ppa_kw.sum()) * self.weight
+        self.flows.subsidised_adoptions += np.count_nonzero(d.grant_yen) * self.weight
         self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
 
     def consider_rooftop_pv(
