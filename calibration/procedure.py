@@ -101,8 +101,8 @@ PPA_STOCKS = {
 class Settings:
     """How a calibration is made; two calibrations with equal settings are equal."""
 
-    budget: int = 8192
-    generations: int = 6
+    budget: int = 16384
+    generations: int = 7
     accept_fraction: float = 0.1
     scale: float = 0.25
     seed: int = 2014
