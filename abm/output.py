@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -139,6 +140,20 @@ def package_versions() -> dict[str, str]:
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         versions["saitama-abm"] = importlib.metadata.version("saitama-abm")
     return versions
+
+
+# what a run's outputs depend on besides its inputs: the model's code and defaults
+MODEL_FILES = ("*.py", "data/*.toml")
+
+
+def model_code_sha256() -> str:
+    """Digest of the simulator's own files (``abm/*.py`` and its default data), so
+    that a run store made by other model code is told apart from this one's."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in MODEL_FILES for p in package.glob(pattern)):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def provenance(**facts: Any) -> dict[str, Any]:

@@ -77,7 +77,7 @@ from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
 
 from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment
-from abm.output import fmt, provenance
+from abm.output import fmt, model_code_sha256, provenance
 from abm.posterior import Draw, Posterior
 from abm.posterior import load as load_posterior
 from abm.posterior import provenance as posterior_provenance
@@ -614,6 +614,7 @@ def manifest(spec: Spec, design: Design) -> dict[str, Any]:
     if spec.model == "city":
         base = spec.base()
         out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
+        out["model_code_sha256"] = model_code_sha256()
     return out
 
 

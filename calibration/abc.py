@@ -144,27 +144,32 @@ def local_covariances(unit: np.ndarray, weight: np.ndarray, distance: np.ndarray
     return cov[None, :, :] + offset[:, :, None] * offset[:, None, :] + 1e-8 * np.eye(dims)
 
 
-def propose(rng: np.random.Generator, centres: np.ndarray, weight: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
-    """``n`` sets from the mixture of normals at ``centres`` (chosen by ``weight``) with
-    covariances ``cov`` (one per centre); a set that leaves the unit cube is drawn
-    again, centre and move together."""
-    chol = np.linalg.cholesky(cov)
-    out = np.empty((0, centres.shape[1]))
-    while len(out) < n:
-        j = rng.choice(len(centres), size=2 * n, p=weight)
-        moved = centres[j] + np.einsum("nij,nj->ni", chol[j], rng.normal(size=(2 * n, centres.shape[1])))
-        out = np.concatenate([out, moved[((moved >= 0) & (moved <= 1)).all(axis=1)]])
-    return out[:n]
+@dataclass(frozen=True)
+class KernelMixture:
+    """A search generation's proposal: a mixture of normals at ``centres`` (chosen by
+    ``weight``) with covariances ``cov`` (one per centre), cut to the unit cube."""
 
+    centres: np.ndarray
+    weight: np.ndarray
+    cov: np.ndarray
 
-def proposal_log_density(x: np.ndarray, centres: np.ndarray, weight: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Log density at ``x`` of the mixture :func:`propose` draws from, up to the
-    constant its truncation to the cube adds."""
-    chol_inv = np.linalg.inv(np.linalg.cholesky(cov))  # (centres, d, d)
-    z = np.einsum("jik,xjk->xji", chol_inv, x[:, None, :] - centres[None, :, :])
-    log_det = -np.log(np.abs(np.diagonal(chol_inv, axis1=1, axis2=2))).sum(axis=1)
-    log_k = -0.5 * x.shape[1] * np.log(2 * np.pi) - log_det[None, :] - 0.5 * np.sum(z**2, axis=2)
-    return special.logsumexp(log_k, b=weight[None, :], axis=1)
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` sets; a set that leaves the unit cube is drawn again, centre and move together."""
+        chol = np.linalg.cholesky(self.cov)
+        out = np.empty((0, self.centres.shape[1]))
+        while len(out) < n:
+            j = rng.choice(len(self.centres), size=2 * n, p=self.weight)
+            moved = self.centres[j] + np.einsum("nij,nj->ni", chol[j], rng.normal(size=(2 * n, self.centres.shape[1])))
+            out = np.concatenate([out, moved[((moved >= 0) & (moved <= 1)).all(axis=1)]])
+        return out[:n]
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """Up to the constant the cut to the cube adds."""
+        chol_inv = np.linalg.inv(np.linalg.cholesky(self.cov))  # (centres, d, d)
+        z = np.einsum("jik,xjk->xji", chol_inv, x[:, None, :] - self.centres[None, :, :])
+        log_det = -np.log(np.abs(np.diagonal(chol_inv, axis1=1, axis2=2))).sum(axis=1)
+        log_k = -0.5 * x.shape[1] * np.log(2 * np.pi) - log_det[None, :] - 0.5 * np.sum(z**2, axis=2)
+        return special.logsumexp(log_k, b=self.weight[None, :], axis=1)
 
 
 @dataclass(frozen=True)
@@ -233,12 +238,11 @@ def smc(
             prev = out[-1]
             centres = prev.unit[prev.accepted]
             if kind == "search":
-                mix = np.full(len(centres), 1.0 / len(centres))
-                cov = local_covariances(centres, mix, prev.distance[prev.accepted])
-                unit = propose(rng, centres, mix, cov, n)
+                even = np.full(len(centres), 1.0 / len(centres))
+                proposal = KernelMixture(centres, even, local_covariances(centres, even, prev.distance[prev.accepted]))
             else:
-                final = WideT(centres)
-                unit = final.draw(rng, n)
+                proposal = WideT(centres)
+            unit = proposal.draw(rng, n)
         values = np.column_stack([p.value(unit[:, j]) for j, p in enumerate(parameters)])
         outputs = simulate(g, values)
         d = np.array([distance(o) for o in outputs], dtype=float)
@@ -247,10 +251,8 @@ def smc(
             raise RuntimeError(f"generation {g}: fewer than two runs with a finite distance")
         if kind == "prior":
             weight = np.full(kept.size, 1.0 / kept.size)
-        elif kind == "search":
-            weight = truncated_weights(-proposal_log_density(unit[kept], centres, mix, cov))
         else:
-            weight = truncated_weights(-final.log_density(unit[kept]))
+            weight = truncated_weights(-proposal.log_density(unit[kept]))
         out.append(Generation(g, kind, unit, d, outputs, kept, weight))
     return out
 

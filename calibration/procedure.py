@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from abm.execution import RunSpec, RunStore, run_experiment
-from abm.output import provenance
+from abm.output import model_code_sha256, provenance
 from abm.runner import RunResult
 from abm.scenario import DEFAULTS, load_scenario
 from calibration.abc import Generation, Parameter, generation_sizes, smc
@@ -214,6 +214,7 @@ def calibrate(
             "experiment": "calibration",
             "settings": dataclasses.asdict(settings),
             "base_scenario": {"name": base.name, "sha256": base.sha256()},
+            "model_code_sha256": model_code_sha256(),
             "parameters": [dataclasses.asdict(p) for p in PARAMETERS],
             "targets": [
                 {k: v for k, v in dataclasses.asdict(p).items() if k not in ("source", "notes", "_obs")}

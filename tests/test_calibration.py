@@ -21,20 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+import abm
 from abm import posterior as posterior_module
 from abm.cli import main
+from abm.output import MODEL_FILES, model_code_sha256
 from abm.runner import run_scenario
+from calibration import procedure
 from calibration.abc import (
+    KernelMixture,
     Parameter,
     local_covariances,
-    proposal_log_density,
-    propose,
     smc,
     truncated_weights,
     weighted_quantile,
@@ -122,8 +125,9 @@ def test_proposals_follow_the_density_used_for_their_weights():
     cells = 300
     grid = (np.arange(cells) + 0.5) / cells
     x = np.stack(np.meshgrid(grid, grid, indexing="ij"), axis=-1).reshape(-1, 2)
-    density = np.exp(proposal_log_density(x, centres, weight, cov))
-    draws = propose(rng, centres, weight, cov, 40000)
+    mixture = KernelMixture(centres, weight, cov)
+    density = np.exp(mixture.log_density(x))
+    draws = mixture.draw(rng, 40000)
     assert ((draws >= 0) & (draws <= 1)).all()
     # the share of draws in a few boxes matches the density truncated to the cube
     for lo, hi in (([0, 0], [0.1, 1]), ([0, 0.5], [1, 1]), ([0.2, 0], [1, 0.3])):
@@ -237,6 +241,20 @@ def test_interrupted_calibration_resumes_without_recomputing(tmp_path):
     # a store holding a different calibration is refused, not mixed
     with pytest.raises(ValueError, match="different experiment"):
         calibrate(dataclasses.replace(TINY, seed=10), tmp_path / "a")
+
+
+def test_store_made_by_other_model_code_is_refused(tmp_path, monkeypatch):
+    calibrate(TINY, tmp_path / "a")
+    monkeypatch.setattr(procedure, "model_code_sha256", lambda: "0" * 64)
+    with pytest.raises(ValueError, match="different experiment"):
+        calibrate(TINY, tmp_path / "a")
+
+
+def test_model_code_digest_covers_the_model_files():
+    package = Path(abm.__file__).resolve().parent
+    assert {"model.py", "decision.py", "households.py"} <= {p.name for p in package.glob(MODEL_FILES[0])}
+    assert (package / "data" / "defaults.toml") in set(package.glob(MODEL_FILES[1]))
+    assert re.fullmatch(r"[0-9a-f]{64}", model_code_sha256())
 
 
 # --- the posterior in scenario runs ----------------------------------------------
