@@ -26,6 +26,7 @@ from abm.clock import FISCAL_YEARS
 from abm.output import (
     atomic_directory,
     provenance,
+    write_csv,
     write_json,
     write_programme_spending,
     write_timeseries,
@@ -33,7 +34,7 @@ from abm.output import (
 from abm.posterior import Draw, Posterior
 from abm.posterior import load as load_posterior
 from abm.posterior import provenance as posterior_provenance
-from abm.report import budget_run_out, figures, indicators
+from abm.report import budget_run_out, figures, indicators, yearly
 from abm.runner import replicate_seeds, run_replicates
 from abm.scenario import DEFAULTS, Scenario, ScenarioError, load_scenario
 
@@ -144,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
         write_timeseries(tmp / "timeseries.csv", results)
+        write_csv(tmp / "yearly.csv", *yearly(results))
         write_programme_spending(tmp / "subsidies.csv", results)
         summary = {
             "scenario": scenario.name,

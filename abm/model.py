@@ -110,6 +110,7 @@ class CityModel(mesa.Model):
         row["solar_sharing_added_kw"] = fm.flows.pv_added_kw
         row["solar_sharing_added_farms"] = fm.flows.pv_added_systems
         row["ppa_added_kw"] = hh.flows.ppa_added_kw + bz.flows.ppa_added_kw
+        row["household_ppa_added_kw"] = hh.flows.ppa_added_kw
         row["new_detached_houses"] = hh.year_new_houses
         row["zeh_built"] = hh.year_zeh
         row["new_build_pv_systems"] = hh.year_new_build_pv

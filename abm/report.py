@@ -1,6 +1,7 @@
-"""The run report: 2050 indicators with uncertainty, budget run-out dates, figures.
+"""The run report: 2050 indicators with uncertainty, yearly bands, budget run-out
+dates, figures.
 
-Indicators are given as the mean and the 5-95% range over replicates. Figures show
+Indicators and yearly figures are given as the mean and the 5-95% range over replicates. Figures show
 adoption by technology, renewable energy by source against the 37,954 TJ target, the
 CO2 path against the FY2013 baseline and a straight path to net zero, and grant
 spending by level of government.
@@ -37,6 +38,35 @@ def band(values: np.ndarray) -> dict[str, float]:
 def stack(results: Sequence[RunResult], column: str) -> np.ndarray:
     """(replicates x fiscal years) array of one column."""
     return np.array([r.table[column] for r in results], dtype=float)
+
+
+# (column of yearly.csv, the table columns it sums): flows and stocks a reader follows year by year
+YEARLY = (
+    # PV added on houses, owned or under a PPA: what the city's < 10 kW statistics count
+    ("residential_pv_with_ppa_added_kw", ("residential_pv_added_kw", "household_ppa_added_kw")),
+    ("residential_pv_added_kw", ("residential_pv_added_kw",)),
+    ("household_ppa_added_kw", ("household_ppa_added_kw",)),
+    ("business_pv_added_kw", ("business_pv_added_kw",)),
+    ("solar_sharing_added_kw", ("solar_sharing_added_kw",)),
+    ("zeh_built", ("zeh_built",)),
+    ("ev_sales", ("ev_sales",)),
+    ("renewable_energy_tj", ("renewable_energy_tj",)),
+    ("co2_kt", ("co2_kt",)),
+    ("subsidy_spent_yen", ("subsidy_spent_yen",)),
+    ("city_subsidy_spent_yen", ("city_subsidy_spent_yen",)),
+)
+
+
+def yearly(results: Sequence[RunResult]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per fiscal year: mean and 5-95% range over replicates of each
+    quantity of :data:`YEARLY` (columns ``<name>_mean``, ``_p5``, ``_p95``)."""
+    years = [int(y) for y in results[0].table["fiscal_year"]]
+    rows: list[dict[str, Any]] = [{"fiscal_year": y} for y in years]
+    for name, parts in YEARLY:
+        values = sum(stack(results, c) for c in parts)
+        for i, row in enumerate(rows):
+            row.update({f"{name}_{k}": v for k, v in band(values[:, i]).items()})
+    return rows, ["fiscal_year", *(f"{name}_{k}" for name, _ in YEARLY for k in ("mean", "p5", "p95"))]
 
 
 def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, dict[str, float]]:

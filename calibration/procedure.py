@@ -204,6 +204,8 @@ def calibrate(
 ) -> Calibration:
     """Run (or resume) a calibration and write its posterior, settings and report."""
     started = time.perf_counter()
+    # before any output is written: in a checkout, the outputs would mark the commit dirty
+    origin = {k: v for k, v in provenance().items() if k in ("git_commit", "packages", "command", "platform")}
     out = Path(out)
     base = load_scenario(settings.scenario)
     patterns = load_patterns()
@@ -245,7 +247,7 @@ def calibrate(
     write_posterior(out / "posterior.csv", calibration)
     _write_json(
         out / "settings.json",
-        settings_record(calibration, base.files, last_fy, time.perf_counter() - started, used),
+        settings_record(calibration, base.files, last_fy, time.perf_counter() - started, used, origin),
     )
     write_report(summary, generations, PARAMETERS, out / "report")
     return calibration
@@ -271,6 +273,7 @@ def settings_record(
     last_fiscal_year: int,
     seconds: float,
     runs: dict[str, dict[str, Any]],
+    origin: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything needed to know how the posterior was produced, and to redo it."""
     s = calibration.settings
@@ -313,7 +316,7 @@ def settings_record(
         "model_run_seconds_total": round(sum(r["seconds"] for r in runs.values()), 1),
         "wall_seconds_this_invocation": round(seconds, 1),
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        **{k: v for k, v in provenance().items() if k in ("git_commit", "packages", "command", "platform")},
+        **origin,
     }
 
 

@@ -26,7 +26,7 @@ from abm.scenario import SCENARIO_DIR
 
 BASELINE = SCENARIO_DIR / "baseline.toml"
 HISTORY = SCENARIO_DIR / "history.toml"
-OUTPUTS = ("timeseries.csv", "subsidies.csv", "summary.json", "scenario.json", "provenance.json")
+OUTPUTS = ("timeseries.csv", "yearly.csv", "subsidies.csv", "summary.json", "scenario.json", "provenance.json")
 
 
 def run_args(out: Path, seed: int, scenario: str = "strategy", scale: str = "0.02") -> list[str]:

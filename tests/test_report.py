@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.report import band, budget_run_out, indicators
+from abm.report import YEARLY, band, budget_run_out, indicators, yearly
 from abm.runner import RunResult, run_scenario
 
 
@@ -48,3 +48,25 @@ def test_budget_run_out_counts_replicates_and_orders_dates():
         "latest": "2026-12-24",
     }
     assert out["city_pv"]["2027"]["share_of_replicates"] == 0.25
+
+
+def test_yearly_bands_go_over_replicates_year_by_year(baseline):
+    # 101 copies of a real run, copy k with its PV and PPA additions raised by k kW
+    # every year: the yearly mean rises by 50 kW, the 5-95% range is 5 to 95 kW above
+    run = run_scenario(baseline, 3, 0.01)
+    results = []
+    for k in range(101):
+        table = dict(run.table)
+        table["residential_pv_added_kw"] = [x + k for x in run.table["residential_pv_added_kw"]]
+        table["household_ppa_added_kw"] = [x + k for x in run.table["household_ppa_added_kw"]]
+        results.append(_result(k, table))
+    rows, columns = yearly(results)
+    assert [r["fiscal_year"] for r in rows] == list(run.table["fiscal_year"])
+    assert columns[0] == "fiscal_year" and len(columns) == 1 + 3 * len(YEARLY)
+    for i, row in enumerate(rows):
+        owned, ppa = run.table["residential_pv_added_kw"][i], run.table["household_ppa_added_kw"][i]
+        assert row["residential_pv_added_kw_mean"] == pytest.approx(owned + 50)
+        assert row["residential_pv_with_ppa_added_kw_mean"] == pytest.approx(owned + ppa + 100)
+        assert row["residential_pv_with_ppa_added_kw_p5"] == pytest.approx(owned + ppa + 10)
+        assert row["residential_pv_with_ppa_added_kw_p95"] == pytest.approx(owned + ppa + 190)
+        assert row["co2_kt_p5"] == row["co2_kt_p95"] == pytest.approx(run.table["co2_kt"][i])
