@@ -164,16 +164,8 @@ class PVFactors:
         if rows.ndim != 2 or rows.shape[0] != len(self.NAMES):
             raise ValueError(f"need one row per factor {self.NAMES}, got shape {rows.shape}")
         self.rows = rows
-        (
-            self.own,
-            self.fit,
-            self.post_fit,
-            self.om,
-            self.ppa_during,
-            self.ppa_own_after,
-            self.ppa_export_after,
-            self.ppa_om_after,
-        ) = rows
+        for name, row in zip(self.NAMES, rows, strict=True):  # NAMES is the one statement of the order
+            setattr(self, name, row)
 
     @classmethod
     def of(cls, **factors: np.ndarray) -> PVFactors:

@@ -29,6 +29,7 @@ from abm.scenario import load_scenario
 REFERENCE = Path(__file__).resolve().parent / "equivalence_reference.json"
 SCALE = 0.05
 SEEDS = 64
+MASTER_SEED = 20141  # of the reference's seeds; the test uses others
 # (column, fiscal year): every decision of the model moves one of these
 OUTPUTS = (
     ("residential_pv_kw", 2020),
@@ -72,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"write {REFERENCE.name} from the code as it is")
     args = parser.parse_args(argv)
-    stats = summary(output_samples(replicate_seeds(20141, SEEDS)))
+    stats = summary(output_samples(replicate_seeds(MASTER_SEED, SEEDS)))
     if not args.write:
         print(json.dumps(stats, indent=2))
         return 0
     record: dict[str, Any] = {
         "scenario": "strategy",
         "scale": SCALE,
-        "seeds": f"replicate_seeds(20141, {SEEDS})",
+        "seeds": f"replicate_seeds({MASTER_SEED}, {SEEDS})",
         "behaviour": "defaults.toml (no posterior draws)",
         "git_commit": provenance()["git_commit"],
         "outputs": stats,
