@@ -35,10 +35,11 @@ decides on something (it was drawn to consider adopting, or a life event — a n
 house, a car replacement — put the choice before it), and, for each change of
 state that peers see (an adoption, or an EV owner going back to petrol), an update
 of its neighbours' peer counts along its row of the sparse network. Both are counted
-in the run itself: the run is repeated with counting wrappers around
-:func:`abm.decision.choose` and :meth:`abm.decision.PeerExposure.add` (installed for
-the benchmark only; the model has no hooks and pays nothing for them, and the
-benchmark checks that the counted run gives the same outputs as the timed one). The
+in the run itself: the run is repeated month by month, reading the populations'
+counts of deciding agents after each month, with a counting wrapper around
+:meth:`abm.decision.PeerExposure.add` (installed for the benchmark only; the model
+pays nothing for it, and the benchmark checks that the counted run gives the same
+outputs as the timed one). The
 floor time is a replay of exactly that work with minimal numpy: per month one
 ``rng.random(n)`` for all the month's deciding agents, and per peer group (PV among
 households, EVs, business PV, solar sharing) one gather of the month's adopters'
@@ -55,7 +56,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import inspect
 import json
 import os
 import platform
@@ -196,10 +196,10 @@ class MonthWork:
 class WorkRecorder:
     """Counts, month by month, the deciding agents and the peer updates of a run.
 
-    :meth:`installed` wraps :func:`abm.decision.choose` and
-    :func:`abm.decision.draw_considerers` (wherever a module of ``abm`` imported
-    them) and :meth:`abm.decision.PeerExposure.add` with counting wrappers that
-    call the originals unchanged, and restores them on exit.
+    Deciding, considering and adopting agents are read from the populations'
+    :class:`abm.population.DecisionCounts` after each month; :meth:`installed` wraps
+    :meth:`abm.decision.PeerExposure.add` with a counting wrapper that calls the
+    original unchanged, and restores it on exit.
     """
 
     def __init__(self) -> None:
@@ -207,59 +207,46 @@ class WorkRecorder:
         self.months: list[MonthWork] = []
         self.current = self.initial
         self.groups: dict[int, Any] = {}  # id(PeerExposure) -> the PeerExposure
+        self._seen: dict[str, int] = {"considering": 0, "adopting": 0}
 
-    def end_month(self) -> None:
+    def end_month(self, model: CityModel | None = None) -> None:
+        if model is not None:
+            self._take_counts(model)
         if self.current is not self.initial:
             self.months.append(self.current)
         self.current = MonthWork()
 
-    def _count_choice(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(original)
-
-        def choose(*args: Any, **kwargs: Any) -> Any:
-            decision = original(*args, **kwargs)
-            given = signature.bind_partial(*args, **kwargs).arguments
-            techs = [o.technology for o in given.get("options", ()) if getattr(o, "technology", None)]
-            key = f"{given.get('agents', '?')}:" + "/".join(techs)
-            n = int(np.size(decision.chosen))
-            self.current.deciding += n
-            self.current.adopting += int(np.count_nonzero(decision.chosen))
-            self.current.by_decision[key] = self.current.by_decision.get(key, 0) + n
-            return decision
-
-        return choose
-
-    def _count_considering(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def draw_considerers(*args: Any, **kwargs: Any) -> Any:
-            considering = original(*args, **kwargs)
-            self.current.considering += int(np.size(considering))
-            return considering
-
-        return draw_considerers
+    def _take_counts(self, model: CityModel) -> None:
+        totals: dict[str, int] = {"considering": 0, "adopting": 0}
+        for population in model.populations:
+            counts = population.counts
+            totals["considering"] += counts.considering
+            totals["adopting"] += counts.adopting
+            for key, n in counts.deciding.items():
+                totals[f"deciding:{key}"] = totals.get(f"deciding:{key}", 0) + n
+        month = self.current
+        for key, total in totals.items():
+            n = total - self._seen.get(key, 0)
+            if key == "considering":
+                month.considering = n
+            elif key == "adopting":
+                month.adopting = n
+            elif n:
+                month.by_decision[key.removeprefix("deciding:")] = n
+                month.deciding += n
+        self._seen = totals
 
     def _count_update(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def add(peers: Any, adopters: np.ndarray, sign: float = 1.0) -> None:
+        def add(peers: Any, adopters: np.ndarray, sign: float = 1.0, month: int = -1) -> None:
             if peers.adjacency is not None and adopters.size:
                 self.groups[id(peers)] = peers
                 self.current.updates.setdefault(id(peers), []).append((np.array(adopters, copy=True), sign))
-            return original(peers, adopters, sign)
+            return original(peers, adopters, sign, month)
 
         return add
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[WorkRecorder]:
-        wrappers = {
-            id(abm.decision.choose): self._count_choice(abm.decision.choose),
-            id(abm.decision.draw_considerers): self._count_considering(abm.decision.draw_considerers),
-        }
-        patched: list[tuple[ModuleType, str, Any]] = []
-        for name, module in list(sys.modules.items()):
-            if module is None or not (name == "abm" or name.startswith("abm.")):
-                continue
-            for attr, value in list(vars(module).items()):
-                if id(value) in wrappers and callable(value):
-                    patched.append((module, attr, value))
-                    setattr(module, attr, wrappers[id(value)])
         peer_class = abm.decision.PeerExposure
         original_add = peer_class.add
         peer_class.add = self._count_update(original_add)  # type: ignore[method-assign]
@@ -267,8 +254,6 @@ class WorkRecorder:
             yield self
         finally:
             peer_class.add = original_add  # type: ignore[method-assign]
-            for module, attr, value in patched:
-                setattr(module, attr, value)
 
     def totals(self) -> dict[str, Any]:
         by_decision: dict[str, int] = {}
@@ -301,10 +286,10 @@ def record_work(scenario: Scenario, seed: int, scale: float) -> tuple[WorkRecord
     recorder = WorkRecorder()
     with recorder.installed():
         model = CityModel(scenario, seed=seed, scale=scale)
-        recorder.end_month()  # closes the initial stock
+        recorder.end_month(model)  # closes the initial stock
         while model.running:
             model.step()
-            recorder.end_month()
+            recorder.end_month(model)
     return recorder, model
 
 

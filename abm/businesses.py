@@ -13,7 +13,8 @@ import numpy as np
 
 from abm.city import BusinessAttributes
 from abm.clock import Month
-from abm.population import Context, RooftopPV, YearFlows
+from abm.policy import FLAGS
+from abm.population import Context, DecisionCounts, RooftopPV, YearFlows
 
 
 class Businesses(RooftopPV):
@@ -29,35 +30,35 @@ class Businesses(RooftopPV):
         self.owners = np.flatnonzero(attributes.owns_roof)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
         self.flows = YearFlows()
+        self.counts = DecisionCounts()
+        self.codes = attributes.large_emitter.astype(np.int64) << FLAGS.index("large_emitters")
+        self.excluded = np.zeros(n, dtype=bool)  # no business is being built
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
-        self.init_pv_factors(self.owners, attributes.discount_rate.astype(float), self.t["fit_term_years_business"])
+        self.init_rooftop_pv(
+            attributes.roof_kw,
+            attributes.discount_rate.astype(float),
+            self.t["fit_term_years_business"],
+            np.zeros(n),  # no attitude term
+        )
         self.seed_initial_pv(self.owners, self.b["initial_pv_kw"], attributes.roof_kw)
 
-    def start_fiscal_year(self) -> None:
+    def start_fiscal_year(self, fiscal_year: int) -> None:
         self.flows = YearFlows()
+        self.start_pv_year(fiscal_year)
 
-    def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {"new_build": np.zeros(idx.size, dtype=bool), "large_emitters": self.a.large_emitter[idx]}
-
-    def _pv_economics(self, month: Month, idx: np.ndarray) -> dict:
-        fy, market = month.fiscal_year, self.ctx.market
-        return {
-            "kw": self.a.roof_kw[idx].astype(float),
-            "factors": self.pv_factors(idx),
-            "self_share": self.b["self_consumption_share"],
-            "cost_yen_per_kw": market.pv_cost(fy) * market.business_pv_cost_factor,
-            "retail": market.expected_electricity_price(fy) * market.business_price_factor,
-            "fit": self.ctx.policy.business_fit(fy),
-        }
+    def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
+        market = self.ctx.market
+        return (
+            market.pv_cost(fiscal_year) * market.business_pv_cost_factor,
+            market.expected_electricity_price(fiscal_year) * market.business_price_factor,
+            self.ctx.policy.business_fit(fiscal_year),
+            self.b["self_consumption_share"],
+        )
 
     def step(self, month: Month) -> None:
         b = self.ctx.behaviour
-        if b["business_pv_p"] == b["business_pv_q"] == 0:
-            return  # nobody ever considers PV: nothing changes
-        self.pv_peers.settle()
-        considering = self.consider_rooftop_pv(month, self.owners, b["business_pv_p"], b["business_pv_q"])
-        self.decide_rooftop_pv(month, considering)
+        self.rooftop_pv(month, b["business_pv_p"], b["business_pv_q"])
 
     def stocks(self) -> dict[str, float]:
         w = self.weight

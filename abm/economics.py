@@ -10,6 +10,7 @@ scenario's trend.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from abm.clock import FISCAL_YEARS
@@ -73,6 +74,32 @@ class Market:
         }
 
 
+# The value functions work on scalars (in the compiled decisions, one agent at a
+# time) and on arrays alike.
+value_function = numba.njit(cache=True, nogil=True)
+
+
+@value_function
+def pv_buy_npv(constants, kw, cost_yen_per_kw, own, fit_factor, post_fit_factor, om_factor, self_share, retail, fit):
+    """NPV of buying PV, before grants: self-consumption at the retail price, exports
+    at the FIT and then the post-FIT price, less O&M and capital. ``constants`` is
+    :attr:`PVEconomics.constants`; ``own`` .. ``om_factor`` are :class:`PVFactors`."""
+    yield_kwh_per_kw, om, post_fit, _ = constants
+    own_value = self_share * retail * own
+    export = (1 - self_share) * (fit * fit_factor + post_fit * post_fit_factor)
+    return yield_kwh_per_kw * kw * (own_value + export) - kw * (om * om_factor + cost_yen_per_kw)
+
+
+@value_function
+def pv_ppa_npv(constants, kw, during, own_after, export_after, om_after, self_share, retail):
+    """NPV of a PPA: PV power at a discount during the term, then the system for free."""
+    yield_kwh_per_kw, om, post_fit, ppa_discount = constants
+    e = yield_kwh_per_kw * kw
+    discount = e * self_share * retail * ppa_discount * during
+    after = e * (self_share * retail * own_after + (1 - self_share) * post_fit * export_after)
+    return discount + after - kw * om * om_after
+
+
 class PVEconomics:
     """Net present value of rooftop PV and PPA contracts for given agents."""
 
@@ -87,6 +114,7 @@ class PVEconomics:
         self.ppa_discount = ppa["discount_share"]
         self.ppa_term = ppa["term_years"]
         self.price_trend = scenario["prices.electricity_price_trend_per_year"]
+        self.constants = (self.yield_kwh_per_kw, self.om, self.post_fit, self.ppa_discount)
 
     def factors(self, rate: np.ndarray, fit_term: int) -> PVFactors:
         """Present-value factors for agents discounting at ``rate``: they depend only
@@ -114,12 +142,8 @@ class PVEconomics:
         retail: float,
         fit: float,
     ) -> np.ndarray:
-        """NPV of buying PV, before grants: self-consumption at the retail price,
-        exports at the FIT and then the post-FIT price, less O&M and capital."""
-        e = self.yield_kwh_per_kw * kw
-        own = self_share * retail * f.own
-        export = (1 - self_share) * (fit * f.fit + self.post_fit * f.post_fit)
-        return e * (own + export) - kw * (self.om * f.om + cost_yen_per_kw)
+        """NPV of buying PV, before grants (:func:`pv_buy_npv`)."""
+        return pv_buy_npv(self.constants, kw, cost_yen_per_kw, f.own, f.fit, f.post_fit, f.om, self_share, retail, fit)
 
     def buy_npv(
         self,
@@ -135,11 +159,10 @@ class PVEconomics:
         return self.buy_npv_with(kw, cost_yen_per_kw, self.factors(rate, fit_term), self_share, retail, fit)
 
     def ppa_npv_with(self, kw: np.ndarray, f: PVFactors, self_share: float | np.ndarray, retail: float) -> np.ndarray:
-        """NPV of a PPA: PV power at a discount during the term, then the system for free."""
-        e = self.yield_kwh_per_kw * kw
-        during = e * self_share * retail * self.ppa_discount * f.ppa_during
-        after = e * (self_share * retail * f.ppa_own_after + (1 - self_share) * self.post_fit * f.ppa_export_after)
-        return during + after - kw * self.om * f.ppa_om_after
+        """NPV of a PPA (:func:`pv_ppa_npv`)."""
+        return pv_ppa_npv(
+            self.constants, kw, f.ppa_during, f.ppa_own_after, f.ppa_export_after, f.ppa_om_after, self_share, retail
+        )
 
     def ppa_npv(self, kw: np.ndarray, rate: np.ndarray, self_share: float | np.ndarray, retail: float) -> np.ndarray:
         return self.ppa_npv_with(kw, self.factors(rate, 0), self_share, retail)
@@ -175,6 +198,7 @@ class PVFactors:
         return PVFactors(np.take(self.rows, idx, axis=1))
 
 
+@value_function
 def ev_npv(
     annuity_factor: np.ndarray,
     premium_yen: float,

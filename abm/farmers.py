@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import kernels
 from abm.city import FarmerAttributes
 from abm.clock import Month
-from abm.decision import Option, choose, draw_considerers
 from abm.economics import annuity
-from abm.population import Context, YearFlows
+from abm.population import Context, DecisionCounts, YearFlows
 
 
 class Farmers:
@@ -31,79 +31,81 @@ class Farmers:
         self.capacity_kw = self.covered_ha * f["kw_per_ha"]
         self.kw = np.zeros(attributes.n)
         self.everyone = np.arange(attributes.n)
+        self.codes = np.zeros(attributes.n, dtype=np.int64)  # no flags apply to farmers
+        self.nobody = np.zeros(attributes.n, dtype=bool)
+        self.successor = attributes.has_successor.astype(float)
         self.peers = ctx.peers(attributes.n, attributes.n, attributes.network)
         self.flows = YearFlows()
+        self.counts = DecisionCounts()
         # every farmer discounts at the same rate: one set of factors serves all
         rate = np.array([f["discount_rate"]])
-        self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"])
+        self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"]).rows
         self._crop_loss_factor = float(annuity(rate, 0.0, 1, self.t["pv_life_years"])[0])
 
-    def start_fiscal_year(self) -> None:
+    def start_fiscal_year(self, fiscal_year: int) -> None:
         self.flows = YearFlows()
-
-    def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {"new_build": np.zeros(idx.size, dtype=bool)}
+        ctx, b, fy = self.ctx, self.ctx.behaviour, fiscal_year
+        policy = ctx.policy
+        multiplier, bonus = policy.campaign_tables("solar_sharing", self.agent_type, fy)
+        self._multiplier = multiplier
+        self._max_multiplier = policy.max_base_rate_multiplier("solar_sharing", self.agent_type, fy)
+        self._inputs = (
+            ctx.market.solar_sharing_cost(fy),
+            policy.business_fit(fy),
+            self.f["crop_loss_yen_per_ha_year"],
+            self._crop_loss_factor,
+        )
+        self._behaviour = (
+            b["econ_weight"],
+            b["peer_weight"],
+            b["solar_sharing_constant"],
+            b["successor_weight"],
+            bonus,
+        )
+        self._offers = policy.offers("solar_sharing", self.agent_type, fy)
 
     def step(self, month: Month) -> None:
-        ctx, b, fy = self.ctx, self.ctx.behaviour, month.fiscal_year
-        if b["farmer_solar_sharing_p"] == b["farmer_solar_sharing_q"] == 0:
-            return  # nobody ever considers solar sharing: nothing changes
-        self.peers.settle()
-        policy = ctx.policy
-
-        def multiplier(idx: np.ndarray) -> np.ndarray | float:
-            return policy.base_rate_multiplier("solar_sharing", self.agent_type, fy, self._flags(idx))
-
-        considering = draw_considerers(
+        ctx, b, step = self.ctx, self.ctx.behaviour, month.step
+        considering = kernels.draw_considerers(
             ctx.stream(month, "farmers.solar_sharing.consider"),
             self.everyone,
+            step,
             b["farmer_solar_sharing_p"],
             b["farmer_solar_sharing_q"],
-            multiplier,
-            policy.max_base_rate_multiplier("solar_sharing", self.agent_type, fy),
-            self.peers.midmonth_share,
-            lambda idx: self.kw[idx] == 0,
+            self._multiplier,
+            self._max_multiplier,
+            self.codes,
+            self.peers.state,
+            self.kw,
+            self.kw,
+            self.nobody,
         )
         if considering.size == 0:
             return
-        m = considering.size
-        flags = self._flags(considering)
-        kw = self.capacity_kw[considering]
-        cost = ctx.market.solar_sharing_cost(fy)
-        npv = ctx.pv.buy_npv_with(kw, cost, self._pv_factors, 0.0, 0.0, policy.business_fit(fy))
-        crop_loss = self.f["crop_loss_yen_per_ha_year"] * self.covered_ha[considering]
-        npv -= crop_loss * self._crop_loss_factor
-        gross = kw * cost
-        utility = np.column_stack(
-            [
-                np.zeros(m),
-                b["solar_sharing_constant"]
-                + b["econ_weight"] * npv / gross
-                + b["successor_weight"] * self.a.has_successor[considering]
-                + b["peer_weight"] * self.peers.share(considering)
-                + policy.utility_bonus("solar_sharing", self.agent_type, fy, flags),
-            ]
-        )
-        yen_to_utility = (b["econ_weight"] / gross)[:, None]
-        options = [Option(None), Option("solar_sharing", kw, gross)]
-        d = choose(
+        policy = ctx.policy
+        adopters, tally = kernels.decide_solar_sharing(
             ctx.stream(month, "farmers.solar_sharing.choose"),
-            policy,
-            month,
-            self.agent_type,
+            considering,
+            self.capacity_kw,
+            self.covered_ha,
+            self.successor,
+            self._pv_factors,
+            self.peers.state,
+            ctx.pv_constants(),
+            self._inputs,
+            self._behaviour,
+            self._offers,
+            policy.programme_arrays,
+            policy.ledger.arrays,
             self.weight,
-            flags,
-            utility,
-            yen_to_utility,
-            options,
+            policy.ledger.row,
+            step,
+            month.days,
+            self.kw,
         )
-        adopters = considering[d.chosen == 1]
-        self.kw[adopters] = self.capacity_kw[adopters]
-        self.peers.add(adopters)
-        self.flows.pv_added_kw += float(self.kw[adopters].sum()) * self.weight
-        self.flows.pv_added_systems += adopters.size * self.weight
-        self.flows.subsidised_adoptions += int((d.grant_yen > 0).sum()) * self.weight
-        self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
+        self.peers.add(adopters, month=step)
+        self.flows.add(tally, self.weight)
+        self.counts.add("farmers:solar_sharing", tally, considering.size)
 
     def stocks(self) -> dict[str, float]:
         w = self.weight

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import kernels
 from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
 from abm.clock import Month
-from abm.decision import DT_YEARS, Option, bernoulli_positions, choose
-from abm.economics import annuity, ev_npv
-from abm.population import Context, RooftopPV, YearFlows
+from abm.decision import DT_YEARS
+from abm.economics import annuity
+from abm.population import Context, DecisionCounts, RooftopPV, YearFlows
 
 
 class Households(RooftopPV):
@@ -33,32 +34,36 @@ class Households(RooftopPV):
         self.zeh = np.zeros(n, dtype=bool)
         self.ev = np.zeros(n, dtype=bool)
         self.rebuilt = np.zeros(n, dtype=bool)  # rebuilt this month
+        self.excluded = self.rebuilt  # a house being rebuilt has just made its PV choice
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
+        self.codes = np.zeros(n, dtype=np.int64)  # new builds are flagged month by month
         self.owners = np.flatnonzero(attributes.dwelling == DETACHED_OWNER)
         self.car_owners = np.flatnonzero(attributes.has_car)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
         self.ev_peers = ctx.peers(n, self.car_owners.size, attributes.network)
         self.flows = YearFlows()
+        self.counts = DecisionCounts()
         self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
         self.year_ev_sales = self.year_replacements = 0.0
         t, h = ctx.scenario.section("technology"), ctx.scenario.section("households")
         self.t, self.h = t, h
-        self.rebuild_rate = h["new_detached_houses_per_year"] / (self.owners.size * self.weight)
-        self.replacement_rate = 1.0 / h["car_replacement_years"]
-        self.init_pv_factors(self.owners, attributes.discount_rate, t["fit_term_years_residential"])
-        life = t["pv_life_years"]
+        self.rebuild_probability = -np.expm1(
+            -h["new_detached_houses_per_year"] / (self.owners.size * self.weight) * DT_YEARS
+        )
+        self.replacement_probability = -np.expm1(-DT_YEARS / h["car_replacement_years"])
+        b = ctx.behaviour
+        attitude_term = b["attitude_weight"] * (attributes.attitude - 0.5)
         rate = attributes.discount_rate
+        self.init_rooftop_pv(attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term)
+        life = t["pv_life_years"]
         # ZEH savings (no degradation) and EV running costs, valued once per run
         self._zeh_savings_factor = np.zeros(n)
         self._zeh_savings_factor[self.owners] = annuity(rate[self.owners], ctx.market.price_trend, 1, life)
         self._car_factor = np.zeros(n)
         self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
         # the part of an EV's utility that is the household's own, fixed for the run
-        b = ctx.behaviour
         self._ev_own_utility = (
-            b["ev_constant"]
-            + b["ev_apartment_constant"] * (attributes.dwelling == APARTMENT)
-            + self._attitude_term(slice(None))
+            b["ev_constant"] + b["ev_apartment_constant"] * (attributes.dwelling == APARTMENT) + attitude_term
         )
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
@@ -66,146 +71,134 @@ class Households(RooftopPV):
         self.ev[evs] = True
         self.ev_peers.add(evs)
 
-    def start_fiscal_year(self) -> None:
+    def start_fiscal_year(self, fiscal_year: int) -> None:
         self.flows = YearFlows()
         self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
         self.year_ev_sales = self.year_replacements = 0.0
+        self.start_pv_year(fiscal_year)
+        ctx, t, b, fy = self.ctx, self.t, self.ctx.behaviour, fiscal_year
+        market, policy = ctx.market, ctx.policy
+        retail = market.expected_electricity_price(fy)
+        self._build_inputs = (
+            market.pv_cost_new_build(fy),
+            retail,
+            policy.residential_fit(fy),
+            t["household_self_consumption_share"],
+            t["zeh_savings_kwh_per_year"],
+            t["zeh_premium_yen"],
+            policy.pv_mandate_share(fy),
+        )
+        self._build_behaviour = (
+            b["econ_weight"],
+            b["peer_weight"],
+            b["new_build_pv_constant"],
+            b["zeh_constant"],
+            policy.campaign_tables("pv", self.agent_type, fy)[1],
+            policy.campaign_tables("zeh", self.agent_type, fy)[1],
+        )
+        self._zeh_offers = policy.offers("zeh", self.agent_type, fy)
+        # households with PV charge a share at home from it, valued at the post-FIT price
+        own = t["ev_own_pv_charging_share"]
+        premium = market.ev_premium(fy)
+        self._car_inputs = (
+            premium,
+            t["car_price_yen"] + premium,
+            t["car_km_per_year"],
+            t["petrol_yen_per_litre"] / t["ice_km_per_litre"],
+            retail / t["ev_km_per_kwh"],
+            ((1 - own) * retail + own * t["post_fit_yen_per_kwh"]) / t["ev_km_per_kwh"],
+        )
+        self._car_behaviour = (b["econ_weight"], b["peer_weight"], policy.campaign_tables("ev", self.agent_type, fy)[1])
+        self._ev_offers = policy.offers("ev", self.agent_type, fy)
 
-    def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {"new_build": self.rebuilt[idx]}
-
-    def _attitude_term(self, idx: np.ndarray) -> np.ndarray:
-        return self.ctx.behaviour["attitude_weight"] * (self.a.attitude[idx] - 0.5)
-
-    def _pv_economics(self, month: Month, idx: np.ndarray, new_build: bool = False) -> dict:
-        fy, market = month.fiscal_year, self.ctx.market
-        cost = market.pv_cost_new_build(fy) if new_build else market.pv_cost(fy)
-        return {
-            "kw": self.a.roof_kw[idx].astype(float),
-            "factors": self.pv_factors(idx),
-            "self_share": self.t["household_self_consumption_share"],
-            "cost_yen_per_kw": cost,
-            "retail": market.expected_electricity_price(fy),
-            "fit": self.ctx.policy.residential_fit(fy),
-            "attitude_term": self._attitude_term(idx),
-        }
+    def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
+        market = self.ctx.market
+        return (
+            market.pv_cost(fiscal_year),
+            market.expected_electricity_price(fiscal_year),
+            self.ctx.policy.residential_fit(fiscal_year),
+            self.t["household_self_consumption_share"],
+        )
 
     def step(self, month: Month) -> None:
-        self.pv_peers.settle()
-        self.ev_peers.settle()
         self.build_houses(month)
         b = self.ctx.behaviour
-        considering = self.consider_rooftop_pv(
-            month, self.owners, b["household_pv_p"], b["household_pv_q"], exclude=self.rebuilt
-        )
-        self.decide_rooftop_pv(month, considering)
+        self.rooftop_pv(month, b["household_pv_p"], b["household_pv_q"])
         self.replace_cars(month)
 
     def build_houses(self, month: Month) -> None:
-        self.rebuilt[self._rebuilt_idx] = False
-        self._rebuilt_idx = np.empty(0, dtype=np.int64)
-        if self.rebuild_rate == 0:
-            return
-        rng, ctx = self.ctx.stream(month, "households.build"), self.ctx
-        idx = self.owners[bernoulli_positions(rng, self.owners.size, -np.expm1(-self.rebuild_rate * DT_YEARS))]
-        k = idx.size
-        if k == 0:
-            return
-        self.year_new_houses += k * self.weight
-        # a house with PV keeps it through a rebuild; the others decide afresh
-        idx = idx[(self.pv_kw[idx] == 0) & (self.ppa_kw[idx] == 0)]
-        self.rebuilt[idx] = True
-        self._rebuilt_idx = idx
-        self.zeh[idx] = False
-        k = idx.size
-        if k == 0:
-            return
-
-        b, fy = ctx.behaviour, month.fiscal_year
-        e = self._pv_economics(month, idx, new_build=True)
-        pv_npv = ctx.pv.buy_npv_with(
-            e["kw"], e["cost_yen_per_kw"], e["factors"], e["self_share"], e["retail"], e["fit"]
+        """New detached houses: a house with PV keeps it, the others decide afresh
+        (:func:`abm.kernels.build_houses`)."""
+        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        rebuilt, with_pv, tally = kernels.build_houses(
+            ctx.stream(month, "households.build"),
+            self.owners,
+            self.rebuild_probability,
+            self._rebuilt_idx,
+            self.rebuilt,
+            self.zeh,
+            self.pv_kw,
+            self.ppa_kw,
+            self.codes,
+            self._roof_kw,
+            self._pv_factors,
+            self._factor_column,
+            self._attitude_term,
+            self._zeh_savings_factor,
+            self.pv_peers.state,
+            ctx.pv_constants(),
+            self._build_inputs,
+            self._build_behaviour,
+            self._pv_offers,
+            self._zeh_offers,
+            policy.programme_arrays,
+            policy.ledger.arrays,
+            self.weight,
+            policy.ledger.row,
+            step,
+            month.days,
         )
-        savings = self.t["zeh_savings_kwh_per_year"] * e["retail"] * self._zeh_savings_factor[idx]
-        premium = self.t["zeh_premium_yen"]
-        gross_pv = e["kw"] * e["cost_yen_per_kw"]
-        gross_zeh = gross_pv + premium
-        zeh_npv = pv_npv + savings - premium
-        flags = self._flags(idx)
-        common = b["peer_weight"] * self.pv_peers.share(idx) + e["attitude_term"]
-        mandated = rng.random(k) < ctx.policy.pv_mandate_share(fy)
-        utility = np.column_stack(
-            [
-                np.where(mandated, -np.inf, 0.0),
-                b["new_build_pv_constant"]
-                + b["econ_weight"] * pv_npv / gross_pv
-                + common
-                + ctx.policy.utility_bonus("pv", self.agent_type, fy, flags),
-                b["zeh_constant"]
-                + b["econ_weight"] * zeh_npv / gross_zeh
-                + common
-                + ctx.policy.utility_bonus("zeh", self.agent_type, fy, flags),
-            ]
-        )
-        yen_to_utility = np.column_stack([np.zeros(k), b["econ_weight"] / gross_pv, b["econ_weight"] / gross_zeh])
-        options = [Option(None), Option("pv", e["kw"], gross_pv), Option("zeh", e["kw"], gross_zeh)]
-        d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
-        with_pv = idx[d.chosen > 0]
-        self.pv_kw[with_pv] = self.a.roof_kw[with_pv]
-        self.zeh[idx[d.chosen == 2]] = True
-        self.pv_peers.add(with_pv)
-        self.flows.pv_added_kw += float(self.pv_kw[with_pv].sum()) * self.weight
-        self.flows.pv_added_systems += with_pv.size * self.weight
-        self.year_new_build_pv += with_pv.size * self.weight
-        self.flows.subsidised_adoptions += int((d.grant_yen > 0).sum()) * self.weight
-        self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
-        self.year_zeh += int((d.chosen == 2).sum()) * self.weight
+        self._rebuilt_idx = rebuilt
+        self.pv_peers.add(with_pv, month=step)
+        w = self.weight
+        self.flows.add(tally, w)
+        self.counts.add("households:pv/zeh", tally)
+        self.year_new_houses += float(tally[kernels.EVENTS]) * w
+        self.year_new_build_pv += float(tally[kernels.PV_SYSTEMS]) * w
+        self.year_zeh += float(tally[kernels.SECOND_OPTION]) * w
 
     def replace_cars(self, month: Month) -> None:
-        if self.car_owners.size == 0:
-            return
-        rng, ctx, t = self.ctx.stream(month, "households.cars"), self.ctx, self.t
-        idx = self.car_owners[
-            bernoulli_positions(rng, self.car_owners.size, -np.expm1(-self.replacement_rate * DT_YEARS))
-        ]
-        k = idx.size
-        if k == 0:
-            return
-        b, fy, market = ctx.behaviour, month.fiscal_year, ctx.market
-        retail = market.expected_electricity_price(fy)
-        # households with PV charge a share at home from it, valued at the post-FIT price
-        own = t["ev_own_pv_charging_share"]
-        yen_per_kwh = np.array([retail, (1 - own) * retail + own * t["post_fit_yen_per_kwh"]])
-        premium = market.ev_premium(fy)
-        npv = ev_npv(
-            self._car_factor[idx],
-            premium,
-            t["car_km_per_year"],
-            t["petrol_yen_per_litre"] / t["ice_km_per_litre"],
-            (yen_per_kwh / t["ev_km_per_kwh"])[(self.pv_kw[idx] > 0).view(np.int8)],
+        """Car replacements: an EV or a petrol car (:func:`abm.kernels.replace_cars`)."""
+        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        to_ev, to_petrol, tally = kernels.replace_cars(
+            ctx.stream(month, "households.cars"),
+            self.car_owners,
+            self.replacement_probability,
+            self.ev,
+            self.pv_kw,
+            self.rebuilt,
+            self.codes,
+            self._car_factor,
+            self._ev_own_utility,
+            self.ev_peers.state,
+            self._car_inputs,
+            self._car_behaviour,
+            self._ev_offers,
+            policy.programme_arrays,
+            policy.ledger.arrays,
+            self.weight,
+            policy.ledger.row,
+            step,
+            month.days,
         )
-        gross = t["car_price_yen"] + premium
-        flags = self._flags(idx)
-        utility = np.zeros((k, 2))
-        utility[:, 1] = (
-            self._ev_own_utility[idx]
-            + b["econ_weight"] / gross * npv
-            + b["peer_weight"] * self.ev_peers.share(idx)
-            + ctx.policy.utility_bonus("ev", self.agent_type, fy, flags)
-        )
-        yen_to_utility = np.full((k, 1), b["econ_weight"] / gross)
-        options = [Option(None), Option("ev", np.zeros(k), np.full(k, gross))]
-        d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
-        to_ev = idx[(d.chosen == 1) & ~self.ev[idx]]
-        to_petrol = idx[(d.chosen == 0) & self.ev[idx]]
-        self.ev[to_ev] = True
-        self.ev[to_petrol] = False
-        self.ev_peers.add(to_ev)
-        self.ev_peers.add(to_petrol, sign=-1.0)
-        self.year_ev_sales += int((d.chosen == 1).sum()) * self.weight
-        self.year_replacements += k * self.weight
-        self.flows.subsidised_adoptions += int((d.grant_yen > 0).sum()) * self.weight
-        self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
+        self.ev_peers.add(to_ev, month=step)
+        self.ev_peers.add(to_petrol, sign=-1.0, month=step)
+        w = self.weight
+        self.flows.subsidised_adoptions += float(tally[kernels.SUBSIDISED]) * w
+        self.flows.grant_yen += float(tally[kernels.GRANT_YEN]) * w
+        self.counts.add("households:ev", tally)
+        self.year_ev_sales += float(tally[kernels.ADOPTING]) * w
+        self.year_replacements += float(tally[kernels.EVENTS]) * w
 
     def stocks(self) -> dict[str, float]:
         """End-of-period stocks, weighted to the whole city."""

@@ -83,7 +83,7 @@ class CityModel(mesa.Model):
     def _start_fiscal_year(self) -> None:
         self.policy.start_fiscal_year(self.month.fiscal_year)
         for population in self.populations:
-            population.start_fiscal_year()
+            population.start_fiscal_year(self.month.fiscal_year)
 
     def step(self) -> None:
         for population in self.populations:

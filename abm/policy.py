@@ -20,9 +20,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from abm import kernels
 from abm.clock import FISCAL_YEARS, Month
 from abm.scenario import Scenario
 from abm.trajectory import Trajectory
+
+# The flags eligibility and campaigns look at; bit i of an agent's flag code is
+# flag i, so that the compiled decisions look rules up in tables by code.
+FLAGS = ("new_build", "large_emitters")
+CODE_FLAGS = {
+    name: np.array([bool(code >> bit & 1) for code in range(1 << len(FLAGS))]) for bit, name in enumerate(FLAGS)
+}
+
+
+def flag_codes(flags: dict[str, np.ndarray]) -> np.ndarray:
+    """Each agent's flag code from its flags (a missing flag is false)."""
+    code = 0
+    for bit, name in enumerate(FLAGS):
+        if name in flags:
+            code = code | (np.asarray(flags[name], dtype=np.int64) << bit)
+    return np.asarray(code, dtype=np.int64)
 
 
 def _in_years(first: int, last: int, fiscal_year: int) -> bool:
@@ -104,21 +121,40 @@ class BudgetLedger:
     spent_yen: np.ndarray = field(init=False)
     grants: np.ndarray = field(init=False)
     closed: np.ndarray = field(init=False)
-    exhausted_on: dict[tuple[str, int], dt.date] = field(default_factory=dict)
+    exhausted_month: np.ndarray = field(init=False)  # step of the month a budget ran out
+    exhausted_day: np.ndarray = field(init=False)  # its day, 0 if it did not
 
     def __post_init__(self) -> None:
-        n = len(self.programmes)
-        self.spent_yen = np.zeros((len(FISCAL_YEARS), n))
-        self.grants = np.zeros((len(FISCAL_YEARS), n))
+        n, years = len(self.programmes), len(FISCAL_YEARS)
+        self.spent_yen = np.zeros((years, n))
+        self.grants = np.zeros((years, n))
         self.closed = np.zeros(n, dtype=bool)
+        self.exhausted_month = np.zeros((years, n), dtype=np.int64)
+        self.exhausted_day = np.zeros((years, n), dtype=np.int64)
+        budget = np.array([p.annual_budget_yen for p in self.programmes], dtype=float)
+        self.arrays = (self.spent_yen, self.grants, self.closed, self.exhausted_month, self.exhausted_day, budget)
+
+    @property
+    def row(self) -> int:
+        return self.fiscal_year - FISCAL_YEARS[0]
+
+    @property
+    def exhausted_on(self) -> dict[tuple[str, int], dt.date]:
+        """(programme, fiscal year) -> the day its budget ran out."""
+        rows, cols = np.nonzero(self.exhausted_day)
+        return {
+            (self.programmes[c].name, FISCAL_YEARS[r]): Month(int(self.exhausted_month[r, c])).date(
+                int(self.exhausted_day[r, c])
+            )
+            for r, c in zip(rows, cols, strict=True)
+        }
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
         self.fiscal_year = fiscal_year
         self.closed[:] = False
 
     def remaining_yen(self, index: int) -> float:
-        row = self.fiscal_year - FISCAL_YEARS[0]
-        return self.programmes[index].annual_budget_yen - self.spent_yen[row, index]
+        return self.programmes[index].annual_budget_yen - self.spent_yen[self.row, index]
 
     def grant(
         self,
@@ -134,27 +170,13 @@ class BudgetLedger:
         agents, so it draws ``weight`` times its amount from the budget. Applications
         must already be sorted by arrival.
         """
-        granted = np.zeros(amounts_yen.shape, dtype=bool)
-        if self.closed[index] or amounts_yen.size == 0:
-            return granted
-        row = self.fiscal_year - FISCAL_YEARS[0]
-        cost = np.cumsum(amounts_yen * weight)
-        fits = cost <= self.remaining_yen(index) * (1 + 1e-12)
-        n_granted = int(np.argmin(fits)) if not fits.all() else fits.size
-        granted[:n_granted] = True
-        self.spent_yen[row, index] += cost[n_granted - 1] if n_granted else 0.0
-        self.grants[row, index] += n_granted * weight
-        if n_granted < fits.size:
-            self.closed[index] = True
-            day = int(arrival_day[n_granted])
-            self.exhausted_on[(self.programmes[index].name, self.fiscal_year)] = month.date(day)
-        return granted
+        amounts = np.asarray(amounts_yen, dtype=float)
+        days = np.asarray(arrival_day, dtype=np.int64)
+        return kernels.grant_in_order(self.arrays, index, amounts, float(weight), days, self.row, month.step)
 
     def refund(self, index: int, amounts_yen: np.ndarray, weight: float) -> None:
         """Give back grants that agents took and then did not use."""
-        row = self.fiscal_year - FISCAL_YEARS[0]
-        self.spent_yen[row, index] -= float(amounts_yen.sum()) * weight
-        self.grants[row, index] -= amounts_yen.size * weight
+        kernels.refund(self.arrays, index, float(amounts_yen.sum()), amounts_yen.size, float(weight), self.row)
 
 
 class PolicyEnvironment:
@@ -168,8 +190,11 @@ class PolicyEnvironment:
             Campaign.from_table(name, table) for name, table in sorted(scenario.section("campaigns").items())
         )
         self.ledger = BudgetLedger(self.programmes)
+        self.programme_arrays = self._programme_arrays()
         self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
+        self._offers: dict[tuple[str, str, int], np.ndarray] = {}
         self._campaigns_for: dict[tuple[str, str, int], list[Campaign]] = {}
+        self._campaign_tables: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
         tariffs = scenario.section("tariffs")
         self.residential_fit = Trajectory.from_table(tariffs["residential_yen_per_kwh"])
         self.business_fit = Trajectory.from_table(tariffs["business_yen_per_kwh"])
@@ -194,8 +219,37 @@ class PolicyEnvironment:
             ]
         return self._programmes_for[key]
 
-    def open_programmes_for(self, technology: str, agents: str, fiscal_year: int) -> list[int]:
-        return [i for i in self.programmes_for(technology, agents, fiscal_year) if not self.ledger.closed[i]]
+    def offers(self, technology: str, agents: str, fiscal_year: int) -> np.ndarray:
+        """:meth:`programmes_for` as an array, for the compiled decisions (which skip
+        the programmes closed for the year)."""
+        key = (technology, agents, fiscal_year)
+        if key not in self._offers:
+            self._offers[key] = np.array(self.programmes_for(technology, agents, fiscal_year), dtype=np.int64)
+        return self._offers[key]
+
+    def _programme_arrays(self) -> tuple[np.ndarray, ...]:
+        """The programmes' rules as arrays: (flat yen, yen per kW, cap, share of cost,
+        size bands from / to / yen, padded with empty bands, eligibility by flag code)."""
+        progs = self.programmes
+        n_bands = max((len(p.bands) for p in progs), default=0)
+        band_from = np.zeros((len(progs), n_bands))
+        band_to = np.zeros((len(progs), n_bands))
+        band_yen = np.zeros((len(progs), n_bands))
+        for i, p in enumerate(progs):
+            for b, (kw_from, kw_to, yen) in enumerate(p.bands):
+                band_from[i, b], band_to[i, b], band_yen[i, b] = kw_from, kw_to, yen
+        codes = len(CODE_FLAGS[FLAGS[0]])
+        table = np.array([np.broadcast_to(eligible(p.eligibility, CODE_FLAGS), codes) for p in progs], dtype=bool)
+        return (
+            np.array([p.flat_yen for p in progs], dtype=float),
+            np.array([p.yen_per_kw for p in progs], dtype=float),
+            np.array([p.cap_yen for p in progs], dtype=float),
+            np.array([p.max_share_of_cost for p in progs], dtype=float),
+            band_from,
+            band_to,
+            band_yen,
+            table.reshape(len(progs), codes),
+        )
 
     def _campaigns(self, technology: str, agents: str, fiscal_year: int) -> list[Campaign]:
         key = (technology, agents, fiscal_year)
@@ -219,6 +273,17 @@ class PolicyEnvironment:
         for c in self._campaigns(technology, agents, fiscal_year):
             out = out + np.where(eligible(c.eligibility, flags), c.utility_bonus, 0.0)
         return out
+
+    def campaign_tables(self, technology: str, agents: str, fiscal_year: int) -> tuple[np.ndarray, np.ndarray]:
+        """(base-rate multiplier, utility bonus) by flag code."""
+        key = (technology, agents, fiscal_year)
+        if key not in self._campaign_tables:
+            codes = len(CODE_FLAGS[FLAGS[0]])
+            self._campaign_tables[key] = (
+                np.broadcast_to(self.base_rate_multiplier(technology, agents, fiscal_year, CODE_FLAGS), codes).copy(),
+                np.broadcast_to(self.utility_bonus(technology, agents, fiscal_year, CODE_FLAGS), codes).copy(),
+            )
+        return self._campaign_tables[key]
 
     def max_base_rate_multiplier(self, technology: str, agents: str, fiscal_year: int) -> float:
         return math.prod(max(c.base_rate_multiplier, 1.0) for c in self._campaigns(technology, agents, fiscal_year))

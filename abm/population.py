@@ -1,10 +1,11 @@
 """What every agent population shares: its context and its rooftop-PV decision.
 
 A population holds one numpy array per attribute and one row per agent, and steps
-all its agents at once. :class:`Context` is what the model hands each population:
-the generator, the market, the policy environment and the behavioural parameters.
-:class:`RooftopPV` is the consider-then-choose rule for owners of a roof deciding
-between buying PV, a PPA and nothing; households and businesses both use it.
+all its agents at once: each month, one call per decision into :mod:`abm.kernels`.
+:class:`Context` is what the model hands each population: the generator, the market,
+the policy environment and the behavioural parameters. :class:`RooftopPV` is the
+consider-then-choose rule for owners of a roof deciding between buying PV, a PPA and
+nothing; households and businesses both use it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from abm import kernels
 from abm.clock import Month
-from abm.decision import Option, PeerExposure, choose, draw_considerers
-from abm.economics import Market, PVEconomics, PVFactors
+from abm.decision import PeerExposure
+from abm.economics import Market, PVEconomics
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
 
@@ -40,7 +42,10 @@ class MonthlyStreams:
     """One random stream per decision, set for each month at the start of its own
     block of 2**40 draws (far more than a month uses), so months never overlap.
 
-    The generator returned is reused: it is valid until the next call.
+    What is returned is the address pair of an :class:`abm.kernels.Stream` on the
+    decision's bit generator, positioned for the month until the next call: a plain
+    tuple, which numba takes faster than the handle itself, valid because this object
+    holds the bit generator.
     """
 
     BLOCK = 2**40
@@ -49,13 +54,13 @@ class MonthlyStreams:
         self._streams = {}
         for i, purpose in enumerate(STREAMS):
             bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
-            self._streams[purpose] = (bits, np.random.Generator(bits), bits.state)
+            self._streams[purpose] = (bits, tuple(kernels.Stream(bits)), bits.state)
 
-    def __call__(self, month: Month, purpose: str) -> np.random.Generator:
-        bits, generator, start = self._streams[purpose]
+    def __call__(self, month: Month, purpose: str) -> tuple[int, int]:
+        bits, handle, start = self._streams[purpose]
         bits.state = start
         bits.advance(month.step * self.BLOCK)
-        return generator
+        return handle
 
 
 @dataclass
@@ -77,8 +82,13 @@ class Context:
     def __post_init__(self) -> None:
         self._streams = MonthlyStreams(self.seed)
 
-    def stream(self, month: Month, purpose: str) -> np.random.Generator:
+    def stream(self, month: Month, purpose: str) -> tuple[int, int]:
         return self._streams(month, purpose)
+
+    def pv_constants(self) -> tuple[float, float, float, float]:
+        """(yield kWh/kW, O&M yen/kW, post-FIT yen/kWh, PPA discount) for the kernels."""
+        pv = self.pv
+        return (pv.yield_kwh_per_kw, pv.om, pv.post_fit, pv.ppa_discount)
 
     def peers(self, n_agents: int, n_peers: int, network: sp.csr_matrix) -> PeerExposure:
         """Peer exposure over the network, or over the ``n_peers`` agents who could
@@ -98,6 +108,29 @@ class YearFlows:
     subsidised_adoptions: float = 0.0
     grant_yen: float = 0.0
 
+    def add(self, tally: np.ndarray, weight: float) -> None:
+        """Add a decision kernel's tally (per simulated agent) for agents of ``weight``."""
+        self.pv_added_kw += float(tally[kernels.PV_KW]) * weight
+        self.pv_added_systems += float(tally[kernels.PV_SYSTEMS]) * weight
+        self.ppa_added_kw += float(tally[kernels.PPA_KW]) * weight
+        self.subsidised_adoptions += float(tally[kernels.SUBSIDISED]) * weight
+        self.grant_yen += float(tally[kernels.GRANT_YEN]) * weight
+
+
+class DecisionCounts:
+    """How many agents decided and chose an option, per decision, over a run (what
+    ``abm bench`` counts as the work no implementation can avoid)."""
+
+    def __init__(self) -> None:
+        self.deciding: dict[str, int] = {}
+        self.adopting = 0
+        self.considering = 0
+
+    def add(self, decision: str, tally: np.ndarray, considering: int = 0) -> None:
+        self.deciding[decision] = self.deciding.get(decision, 0) + int(tally[kernels.DECIDING])
+        self.adopting += int(tally[kernels.ADOPTING])
+        self.considering += considering
+
 
 class RooftopPV:
     """Roof owners choosing among nothing, buying PV, or a PPA (options 0, 1, 2)."""
@@ -106,104 +139,93 @@ class RooftopPV:
     behaviour_prefix: str  # "household" or "business", as in [behaviour] keys
     ctx: Context
     weight: float
+    owners: np.ndarray  # the agents with a roof of their own
     pv_kw: np.ndarray  # capacity owned outright
     ppa_kw: np.ndarray  # capacity under a PPA
     pv_peers: PeerExposure
     flows: YearFlows
+    counts: DecisionCounts
+    codes: np.ndarray  # flag codes (abm.policy.FLAGS) that do not change
+    excluded: np.ndarray  # agents who cannot consider rooftop PV this month
 
-    def _pv_economics(self, month: Month, idx: np.ndarray) -> dict[str, Any]:
-        """Per-agent inputs of the PV decision: kw, factors, self_share,
-        cost_yen_per_kw, retail, fit."""
+    def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
+        """(cost yen/kW, expected retail price, FIT, self-consumption share) in a year."""
         raise NotImplementedError
 
-    def init_pv_factors(self, owners: np.ndarray, rate: np.ndarray, fit_term: int) -> None:
-        """Present-value factors of the roof owners, computed once per run."""
-        self._owner_position = np.full(self.pv_kw.size, -1, dtype=np.int64)
-        self._owner_position[owners] = np.arange(owners.size)
-        self._pv_factors = self.ctx.pv.factors(rate[owners], fit_term)
+    def init_rooftop_pv(self, roof_kw: np.ndarray, rate: np.ndarray, fit_term: int, attitude_term: np.ndarray) -> None:
+        """What the PV decision needs of the roof owners, computed once per run:
+        their present-value factors and the attitude part of their utility."""
+        self._roof_kw = roof_kw
+        self._factor_column = np.full(self.pv_kw.size, -1, dtype=np.int64)
+        self._factor_column[self.owners] = np.arange(self.owners.size)
+        self._pv_factors = self.ctx.pv.factors(rate[self.owners], fit_term).rows
+        self._attitude_term = attitude_term
 
-    def pv_factors(self, idx: np.ndarray) -> PVFactors:
-        return self._pv_factors.take(self._owner_position[idx])
-
-    def _flags(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def decide_rooftop_pv(self, month: Month, considering: np.ndarray) -> None:
-        if considering.size == 0:
-            return
-        ctx, b, fy = self.ctx, self.ctx.behaviour, month.fiscal_year
-        prefix = self.behaviour_prefix
-        e = self._pv_economics(month, considering)
-        m = considering.size
-        rng = ctx.stream(month, f"{self.agent_type}.pv.choose")
-        participation, reduction = ctx.policy.joint_purchase(fy)
-        joined = rng.random(m) < participation
-        cost_kw = e["cost_yen_per_kw"] * np.where(joined, 1.0 - reduction, 1.0)
-        gross = e["kw"] * e["cost_yen_per_kw"]
-        npv_buy = ctx.pv.buy_npv_with(e["kw"], cost_kw, e["factors"], e["self_share"], e["retail"], e["fit"])
-        flags = self._flags(considering)
-        common = b["peer_weight"] * self.pv_peers.share(considering) + e.get("attitude_term", 0.0)
-        served = rng.random(m) < ctx.policy.ppa_maturity(fy)
-        bonus = ctx.policy.utility_bonus
-        utility = np.full((m, 3), -np.inf)
-        utility[:, 0] = 0.0
-        utility[:, 1] = (
-            b[f"{prefix}_buy_constant"]
-            + b["econ_weight"] * npv_buy / gross
-            + common
-            + bonus("pv", self.agent_type, fy, flags)
+    def start_pv_year(self, fiscal_year: int) -> None:
+        """This fiscal year's prices, tariffs, measures and grants for the PV decision."""
+        policy, b, prefix, agents = self.ctx.policy, self.ctx.behaviour, self.behaviour_prefix, self.agent_type
+        participation, reduction = policy.joint_purchase(fiscal_year)
+        self._pv_inputs = (*self._pv_year(fiscal_year), participation, reduction, policy.ppa_maturity(fiscal_year))
+        multiplier, pv_bonus = policy.campaign_tables("pv", agents, fiscal_year)
+        self._pv_multiplier = multiplier
+        self._pv_max_multiplier = policy.max_base_rate_multiplier("pv", agents, fiscal_year)
+        self._pv_behaviour = (
+            b["econ_weight"],
+            b["peer_weight"],
+            b[f"{prefix}_buy_constant"],
+            b[f"{prefix}_ppa_constant"],
+            pv_bonus,
+            policy.campaign_tables("ppa", agents, fiscal_year)[1],
         )
-        if served.any():  # before PPA providers reach the city nobody is offered one
-            npv_ppa = ctx.pv.ppa_npv_with(e["kw"], e["factors"], e["self_share"], e["retail"])
-            utility[:, 2] = np.where(
-                served,
-                b[f"{prefix}_ppa_constant"]
-                + b["econ_weight"] * npv_ppa / gross
-                + common
-                + bonus("ppa", self.agent_type, fy, flags),
-                -np.inf,
-            )
-        yen_to_utility = (b["econ_weight"] / gross)[:, None]  # the same for buying and a PPA
-        options = [
-            Option(None),
-            Option("pv", e["kw"], e["kw"] * cost_kw),
-            Option("ppa", e["kw"], gross),
-        ]
-        d = choose(rng, ctx.policy, month, self.agent_type, self.weight, flags, utility, yen_to_utility, options)
-        buy, ppa = d.chosen == 1, d.chosen == 2
-        buy_kw, ppa_kw = e["kw"][buy], e["kw"][ppa]
-        self.pv_kw[considering[buy]] = buy_kw
-        self.ppa_kw[considering[ppa]] = ppa_kw
-        self.pv_peers.add(considering[d.chosen > 0])
-        self.flows.pv_added_kw += float(buy_kw.sum()) * self.weight
-        self.flows.pv_added_systems += buy_kw.size * self.weight
-        self.flows.ppa_added_kw += float(ppa_kw.sum()) * self.weight
-        self.flows.subsidised_adoptions += np.count_nonzero(d.grant_yen) * self.weight
-        self.flows.grant_yen += float(d.grant_yen.sum()) * self.weight
+        self._pv_offers = policy.offers("pv", agents, fiscal_year)
+        self._ppa_offers = policy.offers("ppa", agents, fiscal_year)
 
-    def consider_rooftop_pv(
-        self, month: Month, pool: np.ndarray, p: float, q: float, exclude: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Draw this month's considering roof owners of ``pool``."""
-        policy, fy = self.ctx.policy, month.fiscal_year
-
-        def free(idx: np.ndarray) -> np.ndarray:
-            ok = (self.pv_kw[idx] == 0) & (self.ppa_kw[idx] == 0)
-            return ok if exclude is None else ok & ~exclude[idx]
-
-        def multiplier(idx: np.ndarray) -> np.ndarray | float:
-            return policy.base_rate_multiplier("pv", self.agent_type, fy, self._flags(idx))
-
-        return draw_considerers(
-            self.ctx.stream(month, f"{self.agent_type}.pv.consider"),
-            pool,
+    def rooftop_pv(self, month: Month, p: float, q: float) -> None:
+        """This month's roof owners considering PV, and their choices."""
+        ctx, step = self.ctx, month.step
+        considering = kernels.draw_considerers(
+            ctx.stream(month, f"{self.agent_type}.pv.consider"),
+            self.owners,
+            step,
             p,
             q,
-            multiplier,
-            policy.max_base_rate_multiplier("pv", self.agent_type, fy),
-            self.pv_peers.midmonth_share,
-            free,
+            self._pv_multiplier,
+            self._pv_max_multiplier,
+            self.codes,
+            self.pv_peers.state,
+            self.pv_kw,
+            self.ppa_kw,
+            self.excluded,
         )
+        if considering.size == 0:
+            return
+        policy = ctx.policy
+        adopters, tally = kernels.decide_rooftop_pv(
+            ctx.stream(month, f"{self.agent_type}.pv.choose"),
+            considering,
+            self.codes,
+            self._roof_kw,
+            self._pv_factors,
+            self._factor_column,
+            self._attitude_term,
+            self.pv_peers.state,
+            ctx.pv_constants(),
+            self._pv_inputs,
+            self._pv_behaviour,
+            self._pv_offers,
+            self._ppa_offers,
+            policy.programme_arrays,
+            policy.ledger.arrays,
+            self.weight,
+            policy.ledger.row,
+            step,
+            month.days,
+            self.pv_kw,
+            self.ppa_kw,
+        )
+        self.pv_peers.add(adopters, month=step)
+        self.flows.add(tally, self.weight)
+        self.counts.add(f"{self.agent_type}:pv/ppa", tally, considering.size)
 
     def seed_initial_pv(self, pool: np.ndarray, target_kw: float, kw: np.ndarray) -> None:
         """Random roof owners of ``pool`` who had PV before April 2014, up to ``target_kw``."""

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pytest
 
-import abm.decision
+from abm import kernels
 from abm.clock import Month
 from abm.decision import Option, PeerExposure, bernoulli_positions, choose, draw_considerers
 from abm.network import small_world
@@ -38,31 +38,30 @@ def bass_closed_form(t: np.ndarray, p: float = P_BASS, q: float = Q_BASS) -> np.
     return (1 - e) / (1 + (q / p) * e)
 
 
+NO_CAMPAIGN = np.ones(4)  # base-rate multiplier by flag code
+
+
 def simulate_bass(seed: int, n: int = N_BASS, months: int = MONTHS, substeps: int = 1):
     """Adoption share at the end of each month and each month's (new adopters, at-risk
-    agents, peer share its hazard used), with the package's primitives."""
-    rng = np.random.default_rng(seed)
-    adopted = np.zeros(n, dtype=bool)
+    agents, peer share its hazard used), with the package's primitives. With
+    ``substeps`` steps a month, each step's rates are a ``substeps``-th of the
+    monthly ones (the hazard is rate x step length)."""
+    rng = kernels.Stream(np.random.default_rng(seed))
+    adopted = np.zeros(n, dtype=np.float32)
     exposure = PeerExposure(n, None)
     pool = np.arange(n)
+    codes, nobody = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     shares, new, at_risk, start_share = [], [], [], []
     for step in range(months * substeps):
         at_risk.append(n - int(adopted.sum()))
-        exposure.settle()
-        start_share.append(float(exposure.midmonth_share(pool[:1])[0]))
+        start_share.append(float(exposure.midmonth_share(pool[:1], step)[0]))
+        p, q = P_BASS / substeps, Q_BASS / substeps
         considering = draw_considerers(
-            rng,
-            pool,
-            P_BASS,
-            Q_BASS,
-            lambda idx: 1.0,
-            1.0,
-            exposure.midmonth_share,
-            lambda idx: ~adopted[idx],
+            rng, pool, step, p, q, NO_CAMPAIGN, 1.0, codes, exposure.state, adopted, adopted, nobody
         )
         assert not adopted[considering].any()
-        adopted[considering] = True  # every considerer adopts
-        exposure.add(considering)
+        adopted[considering] = 1  # every considerer adopts
+        exposure.add(considering, month=step)
         new.append(considering.size)
         if (step + 1) % substeps == 0:
             shares.append(adopted.mean())
@@ -82,10 +81,9 @@ def test_bass_closed_form_monthly():
     assert max(deviations) < 0.01, deviations
 
 
-def test_bass_closed_form_with_finer_time_step(monkeypatch):
+def test_bass_closed_form_with_finer_time_step():
     """The same rule with a step of a tenth of a month reproduces the closed form within
     0.01: what separates the monthly rule from Bass is the time step, not the draws."""
-    monkeypatch.setattr(abm.decision, "DT_YEARS", 1.0 / 120)
     t = (np.arange(MONTHS) + 1) / 12
     shares = np.mean([simulate_bass(seed, substeps=10)[0] for seed in range(4)], axis=0)
     assert np.abs(shares - bass_closed_form(t)).max() < 0.01
@@ -137,37 +135,37 @@ def test_bass_monthly_adopters_are_binomial_given_the_month_start():
 def test_draw_considerers_exact_probability_heterogeneous():
     """Each candidate of a heterogeneous pool is drawn with probability
     1 - exp(-(p m_i + q s_i)/12); non-candidates and agents outside the pool never."""
-    rng = np.random.default_rng(12345)
+    generator = np.random.default_rng(12345)
+    rng = kernels.Stream(generator)
     p, q, m_max = 0.6, 1.2, 3.0
-    multipliers = np.array([0.5, 1.0, 2.0, 3.0])
+    multipliers = np.array([0.5, 1.0, 2.0, 3.0])  # by flag code
     peer_shares = np.array([0.0, 0.4, 1.0])
     per_type = 100
     types = [(m, s) for m in multipliers for s in peer_shares]
     n_pool = per_type * len(types)
     # pool agents are the odd indices of a population of 2 n_pool + 1
     pool = 2 * np.arange(n_pool) + 1
-    m_of = np.zeros(2 * n_pool + 1)
-    s_of = np.zeros(2 * n_pool + 1)
-    type_of = np.full(2 * n_pool + 1, -1)
+    n = 2 * n_pool + 1
+    m_of, s_of = np.zeros(n), np.zeros(n)
+    code_of = np.zeros(n, dtype=np.int64)
+    type_of = np.full(n, -1)
     for k, (m, s) in enumerate(types):
         members = pool[k * per_type : (k + 1) * per_type]
         m_of[members], s_of[members], type_of[members] = m, s, k
-    candidate = np.zeros(2 * n_pool + 1, dtype=bool)
-    candidate[pool] = rng.random(n_pool) < 5 / 6
+        code_of[members] = np.flatnonzero(multipliers == m)[0]
+    candidate = np.zeros(n, dtype=bool)
+    candidate[pool] = generator.random(n_pool) < 5 / 6
+    held = (~candidate).astype(np.float32)
+    # peers: 10 each, of whom 10 s adopted long ago (no change last month)
+    nodes = np.zeros((n, 4), dtype=np.int32)
+    nodes[:, kernels.COUNT] = np.round(10 * s_of)
+    nodes[:, kernels.TOUCHED] = -100
+    peers = (np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64), nodes, np.full(n, 0.1, dtype=np.float32))
 
     draws = 400
     hits = np.zeros(2 * n_pool + 1)
     for _ in range(draws):
-        picked = draw_considerers(
-            rng,
-            pool,
-            p,
-            q,
-            lambda idx: m_of[idx],
-            m_max,
-            lambda idx: s_of[idx],
-            lambda idx: candidate[idx],
-        )
+        picked = draw_considerers(rng, pool, 0, p, q, multipliers, m_max, code_of, peers, held, held, ~candidate)
         assert np.unique(picked).size == picked.size
         hits[picked] += 1
 
@@ -189,7 +187,7 @@ def test_draw_considerers_exact_probability_heterogeneous():
 
 @pytest.mark.parametrize("n, p", [(40, 0.3), (2_000, 0.004), (7, 0.97)])
 def test_bernoulli_positions_are_independent_bernoulli_trials(n, p):
-    rng = np.random.default_rng(n)
+    rng = kernels.Stream(np.random.default_rng(n))
     draws = 20_000
     hits = np.zeros((draws, n), dtype=bool)
     for d in range(draws):
@@ -214,19 +212,54 @@ def test_bernoulli_positions_are_independent_bernoulli_trials(n, p):
 
 
 def test_bernoulli_positions_edge_cases():
-    rng = np.random.default_rng(1)
+    rng = kernels.Stream(np.random.default_rng(1))
     assert bernoulli_positions(rng, 0, 0.5).size == 0
     assert bernoulli_positions(rng, 10, 0.0).size == 0
     assert np.array_equal(bernoulli_positions(rng, 10, 1.0), np.arange(10))
 
 
 def test_draw_considerers_zero_rates_draw_nobody():
-    rng = np.random.default_rng(0)
-    pool = np.arange(1000)
-    picked = draw_considerers(
-        rng, pool, 0.0, 0.0, lambda i: 1.0, 1.0, lambda i: np.ones(i.size), lambda i: np.ones(i.size, bool)
-    )
-    assert picked.size == 0
+    """No base rate and no peer rate: nobody considers, even with every peer adopting."""
+    rng = kernels.Stream(np.random.default_rng(0))
+    n = 1000
+    exposure = PeerExposure(n, None)
+    exposure.add(np.arange(n))
+    free, nobody = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=bool)
+    codes = np.zeros(n, dtype=np.int64)
+    for p, q in [(0.0, 0.0), (0.0, 0.5), (0.5, 0.0)]:
+        picked = draw_considerers(
+            rng, np.arange(n), 0, p, q, NO_CAMPAIGN, 1.0, codes, exposure.state, free, free, nobody
+        )
+        assert (picked.size == 0) == (p == q == 0)
+
+
+def test_midmonth_share_is_the_count_plus_half_of_last_months_change():
+    """The lazily kept change of last month equals the change recorded month by month:
+    at any point of month M, the mid-month share is (count now + (count at the start
+    of M - count at the start of M-1) / 2) / degree, clipped to [0, 1]."""
+    rng = np.random.default_rng(3)
+    n = 300
+    adjacency = small_world(n, 6, 0.2, rng)
+    dense = adjacency.toarray()
+    degree = np.maximum(dense.sum(axis=1), 1)
+    exposure = PeerExposure(n, adjacency)
+    adopted = np.zeros(n)
+    start = {}
+    for month in range(-1, 15):
+        start[month] = dense @ adopted
+        for _ in range(3):  # some months change nothing at all
+            if month % 4 == 2:
+                break
+            add = rng.choice(np.flatnonzero(adopted == 0), 5, replace=False)
+            exposure.add(add, month=month)
+            adopted[add] = 1
+            remove = rng.choice(np.flatnonzero(adopted == 1), 2, replace=False)
+            exposure.add(remove, sign=-1.0, month=month)
+            adopted[remove] = 0
+            if month >= 0:
+                last_change = start[month] - start.get(month - 1, 0 * adopted)
+                expected = np.clip((dense @ adopted + 0.5 * last_change) / degree, 0, 1)
+                np.testing.assert_allclose(exposure.midmonth_share(np.arange(n), month), expected, rtol=1e-6)
 
 
 def test_peer_exposure_network_matches_adjacency_product():

@@ -1,0 +1,680 @@
+"""The compiled core of the monthly step: consideration, choice with grants, peer counts.
+
+Each population's decision in a month is one call into a kernel here that draws the
+agents who act, values their options, lets them choose with first-come grants and
+updates their state, looping over the acting agents only. Compiled with numba
+(cached on disk), the month costs a few microseconds of Python besides that work,
+where the same rules written as numpy array operations cost several hundred calls a
+month (see ``abm bench``). The rules are those of :mod:`abm.decision`, whose
+docstring states them; the kernels take plain arrays and scalars so that the
+populations, :mod:`abm.policy` and the tests share one implementation.
+
+Conventions:
+
+- ``peers`` is a :class:`abm.decision.PeerExposure`'s ``state`` tuple ``(indptr,
+  indices, nodes, inverse_degree)``; an empty ``indptr`` means the peer group is the
+  whole population, held in node 0. A node's row holds its count of adopting peers
+  and, for the mid-month share, what last month's change of the count needs, kept
+  lazily so that no step touches every agent: the month the count last changed, the
+  count at the start of that month and the change during the month before it. One
+  row is one cache line's worth, which is what a random update costs.
+- An agent's *flag code* is ``bit 0``: its house is being built this month, ``bit 1``:
+  it is a large emitter (:data:`abm.policy.FLAGS`); eligibility and campaign tables
+  are indexed by it.
+- ``programmes`` is :meth:`abm.policy.PolicyEnvironment.programme_arrays`, ``ledger``
+  :meth:`abm.policy.BudgetLedger.arrays`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.core.extending import intrinsic, typeof_impl
+
+from abm.clock import MONTHS_PER_YEAR
+from abm.economics import ev_npv, pv_buy_npv, pv_ppa_npv
+
+DT_YEARS = 1.0 / MONTHS_PER_YEAR
+# relative slack when comparing a running total of grants with a budget
+BUDGET_SLACK = 1e-12
+
+jit = numba.njit(cache=True, nogil=True)
+
+
+# ---------------------------------------------------------------- peer exposure
+
+# columns of a peer group's node table
+COUNT, TOUCHED, START, PRIOR = range(4)
+
+
+@jit
+def _touch(nodes, node, month):
+    last = nodes[node, TOUCHED]
+    if last != month:
+        nodes[node, PRIOR] = nodes[node, COUNT] - nodes[node, START] if last == month - 1 else 0
+        nodes[node, START] = nodes[node, COUNT]
+        nodes[node, TOUCHED] = month
+
+
+@jit
+def peer_add(peers, month, agents, sign):
+    """Count ``agents`` as adopting (``sign`` 1) or no longer adopting (-1) in ``month``."""
+    indptr, indices, nodes, _inverse_degree = peers
+    if indptr.size == 0:
+        _touch(nodes, 0, month)
+        nodes[0, COUNT] += sign * agents.size
+        return
+    for a in agents:
+        for e in range(indptr[a], indptr[a + 1]):
+            j = indices[e]
+            _touch(nodes, j, month)
+            nodes[j, COUNT] += sign
+
+
+@jit
+def peer_share(peers, agent):
+    """Share of ``agent``'s peers who have adopted."""
+    node = agent if peers[0].size else 0
+    return peers[2][node, COUNT] * peers[3][node]
+
+
+@jit
+def midmonth_share(peers, agent, month):
+    """The share expected at the middle of ``month``: the current count plus half of
+    last month's change, within [0, 1]."""
+    indptr, _indices, nodes, inverse_degree = peers
+    node = agent if indptr.size else 0
+    last = nodes[node, TOUCHED]
+    if last == month:
+        change = nodes[node, PRIOR]
+    elif last == month - 1:
+        change = nodes[node, COUNT] - nodes[node, START]
+    else:
+        change = 0
+    share = (nodes[node, COUNT] + 0.5 * change) * inverse_degree[node]
+    return min(max(share, 0.0), 1.0)
+
+
+@jit
+def peer_shares(peers, agents):
+    out = np.empty(agents.size)
+    for t in range(agents.size):
+        out[t] = peer_share(peers, agents[t])
+    return out
+
+
+@jit
+def midmonth_shares(peers, agents, month):
+    out = np.empty(agents.size)
+    for t in range(agents.size):
+        out[t] = midmonth_share(peers, agents[t], month)
+    return out
+
+
+# ---------------------------------------------------------------- random draws
+
+
+class Stream(tuple):
+    """A handle on a numpy bit generator for the kernels: the address of its C
+    function that returns a uniform double, and of its state. The kernels draw from
+    the bit generator itself (so a seeded numpy stream stays the source of every
+    number) without numba's per-call conversion of a ``Generator``. The handle holds
+    the bit generator, so the addresses stay valid as long as it is used."""
+
+    def __new__(cls, generator: np.random.Generator | np.random.BitGenerator) -> Stream:
+        bit_generator = getattr(generator, "bit_generator", generator)
+        interface = bit_generator.ctypes
+        handle = super().__new__(
+            cls, (ctypes.cast(interface.next_double, ctypes.c_void_p).value, interface.state_address)
+        )
+        handle.bit_generator = bit_generator
+        return handle
+
+
+@typeof_impl.register(Stream)
+def _typeof_stream(value, context):
+    return types.UniTuple(types.uintp, 2)
+
+
+@intrinsic
+def _next_double(typingctx, function_address, state_address):
+    def codegen(context, builder, signature, args):
+        function, state = args
+        pointer = ir.IntType(8).as_pointer()
+        next_double = builder.inttoptr(function, ir.FunctionType(ir.DoubleType(), [pointer]).as_pointer())
+        return builder.call(next_double, [builder.inttoptr(state, pointer)])
+
+    return types.float64(types.uintp, types.uintp), codegen
+
+
+@jit
+def uniform(rng):
+    """A uniform draw on the open interval (0, 1) (the bit generator's [0, 1) shifted by
+    half its resolution), so that its logarithms are finite."""
+    return _next_double(rng[0], rng[1]) + 2.0**-54
+
+
+@jit
+def gumbel(rng):
+    return -np.log(-np.log(uniform(rng)))
+
+
+@jit
+def geometric(rng, probability):
+    """Trials up to and including the first success, by inversion."""
+    return np.int64(np.ceil(np.log(uniform(rng)) / np.log1p(-probability)))
+
+
+@jit
+def permutation(rng, n):
+    """A random order of ``0 .. n-1`` (Fisher-Yates)."""
+    order = np.arange(n)
+    for i in range(n - 1, 0, -1):
+        j = int(uniform(rng) * (i + 1))
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+@jit
+def bernoulli_positions(rng, n, probability):
+    """Each of the positions ``0 .. n-1`` independently with ``probability``, as sorted
+    indices, drawn as geometric gaps: one draw per chosen position."""
+    if n == 0 or probability <= 0:
+        return np.empty(0, dtype=np.int64)
+    if probability >= 1:
+        return np.arange(n)
+    expected = n * probability
+    out = np.empty(int(expected + 6 * np.sqrt(expected)) + 16, dtype=np.int64)
+    k, position = 0, -1
+    while True:
+        position += geometric(rng, probability)
+        if position >= n:
+            return out[:k]
+        if k == out.size:
+            out = np.concatenate((out, np.empty(out.size, dtype=np.int64)))
+        out[k] = position
+        k += 1
+
+
+@jit
+def draw_considerers(
+    rng, pool, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, held_a, held_b, excluded
+):
+    """Agents of ``pool`` who start considering in ``month``, in pool order.
+
+    Candidates are drawn at the largest hazard any agent can have, ``p max_multiplier
+    + q``, and each is kept with its own probability over the candidates', so that an
+    agent whose ``held_a`` and ``held_b`` are zero and who is not ``excluded``
+    considers with probability exactly ``1 - exp(-(p m_i + q s_i) dt)`` (``m_i``:
+    ``multiplier`` of its flag code, ``s_i``: its peers' mid-month share); other
+    agents never do.
+    """
+    hazard_max = base_rate * max_multiplier + peer_rate
+    if hazard_max <= 0:
+        return np.empty(0, dtype=np.int64)
+    c_max = -np.expm1(-hazard_max * DT_YEARS)
+    positions = bernoulli_positions(rng, pool.size, c_max)
+    out = np.empty(positions.size, dtype=np.int64)
+    k = 0
+    for position in positions:
+        i = pool[position]
+        u = uniform(rng)  # drawn for every candidate, so draws do not depend on state
+        if held_a[i] != 0 or held_b[i] != 0 or excluded[i]:
+            continue
+        hazard = 0.0
+        if base_rate > 0:
+            hazard += base_rate * multiplier[codes[i]]
+        if peer_rate > 0:
+            hazard += peer_rate * midmonth_share(peers, i, month)
+        if u * c_max < -np.expm1(-hazard * DT_YEARS):
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+# ---------------------------------------------------------------- grants
+
+
+@jit
+def grant_amount(programmes, p, kw, cost_yen):
+    """The grant programme ``p`` would pay on a system of ``kw`` costing ``cost_yen``."""
+    flat, per_kw, cap, share, band_from, band_to, band_yen, _eligible = programmes
+    amount = flat[p] + per_kw[p] * kw
+    for b in range(band_yen.shape[1]):
+        if band_from[p, b] <= kw < band_to[p, b]:
+            amount += band_yen[p, b]
+    return min(min(amount, cap[p]), share[p] * cost_yen)
+
+
+@jit
+def grant_in_order(ledger, p, amounts, weight, arrival_day, row, month):
+    """Grant programme ``p``'s applications in order of arrival; who was granted.
+
+    Each simulated applicant stands for ``weight`` real ones. The first application
+    that no longer fits the year's budget closes the programme (on its arrival day)
+    until the next fiscal year, so a budget is never exceeded.
+    """
+    spent, grants, closed, exhausted_month, exhausted_day, budget = ledger
+    n = amounts.size
+    granted = np.zeros(n, dtype=np.bool_)
+    if closed[p] or n == 0:
+        return granted
+    limit = (budget[p] - spent[row, p]) * (1 + BUDGET_SLACK)
+    cost, n_granted = 0.0, n
+    for t in range(n):
+        after = cost + amounts[t] * weight
+        if after > limit:
+            n_granted = t
+            break
+        cost = after
+    granted[:n_granted] = True
+    spent[row, p] += cost
+    grants[row, p] += n_granted * weight
+    if n_granted < n:
+        closed[p] = True
+        exhausted_month[row, p] = month
+        exhausted_day[row, p] = arrival_day[n_granted]
+    return granted
+
+
+@jit
+def refund(ledger, p, amount_yen, agents, weight, row):
+    """Give back ``amount_yen`` that ``agents`` took and then did not use."""
+    ledger[0][row, p] -= amount_yen * weight
+    ledger[1][row, p] -= agents * weight
+
+
+@jit
+def choose(
+    rng,
+    noisy,
+    yen_to_utility,
+    option_kw,
+    option_cost,
+    offer_option,
+    offer_programme,
+    codes,
+    programmes,
+    ledger,
+    weight,
+    row,
+    month,
+    days,
+):
+    """Each agent's choice among options, with first-come grants and re-decision.
+
+    ``noisy`` is (agents x options): utility without grants plus the agent's taste
+    noise. A grant of G yen on option j adds ``yen_to_utility[i, j] * G`` (a single
+    column serves every option). ``offer_option[o]`` is the option on which programme
+    ``offer_programme[o]`` pays, computed on ``option_kw[j]`` and ``option_cost[j]``.
+    Agents apply for the grants of the option they prefer; when a budget cannot grant
+    every applicant they arrive in a random order over the month's ``days``, and an
+    agent refused re-decides without the grant (keeping its taste); a programme that
+    ran out is closed to everybody not yet granted. Agents who then leave an option
+    give its grants back. Returns (chosen option, grant received) per agent.
+    """
+    m, k = noisy.shape
+    n_offers = offer_option.size
+    one_rate = yen_to_utility.shape[1] == 1
+    amount = np.zeros((n_offers, m))
+    offered = np.zeros((n_offers, m), dtype=np.bool_)
+    granted = np.zeros((n_offers, m), dtype=np.bool_)
+    eligible, closed = programmes[7], ledger[2]
+    for o in range(n_offers):
+        p, j = offer_programme[o], offer_option[o]
+        if closed[p]:
+            continue
+        for i in range(m):
+            if eligible[p, codes[i]]:
+                a = grant_amount(programmes, p, option_kw[j, i], option_cost[j, i])
+                if a > 0:
+                    amount[o, i] = a
+                    offered[o, i] = True
+    chosen = np.empty(m, dtype=np.int64)
+    rank = np.empty(0, dtype=np.int64)
+    arrival_day = np.empty(0, dtype=np.int64)
+    while True:
+        for i in range(m):
+            best, best_j = -np.inf, 0
+            for j in range(k):
+                g = 0.0
+                for o in range(n_offers):
+                    if offer_option[o] == j and offered[o, i]:
+                        g += amount[o, i]
+                v = noisy[i, j]
+                if g > 0:
+                    v += yen_to_utility[i, 0 if one_rate else j] * g
+                if v > best:
+                    best, best_j = v, j
+            chosen[i] = best_j
+        refused = False
+        for o in range(n_offers):
+            p, j = offer_programme[o], offer_option[o]
+            applicants = np.flatnonzero((chosen == j) & offered[o] & ~granted[o])
+            if applicants.size == 0:
+                continue
+            amounts = amount[o][applicants]
+            if amounts.sum() * weight <= ledger[5][p] - ledger[0][row, p]:
+                days_of = np.ones(applicants.size, dtype=np.int64)  # all granted: no order needed
+            else:
+                if rank.size == 0:
+                    rank = permutation(rng, m)
+                    arrival_day = np.empty(m, dtype=np.int64)
+                    for i in range(m):
+                        arrival_day[i] = 1 + int(uniform(rng) * days)
+                    arrival_day.sort()
+                applicants = applicants[np.argsort(rank[applicants])]
+                amounts = amount[o][applicants]
+                days_of = arrival_day[rank[applicants]]
+            ok = grant_in_order(ledger, p, amounts, weight, days_of, row, month)
+            for t in range(applicants.size):
+                if ok[t]:
+                    granted[o, applicants[t]] = True
+            if not ok.all():
+                refused = True
+                for other in range(n_offers):
+                    if offer_programme[other] == p:
+                        offered[other] &= granted[other]
+        if not refused:
+            break
+    received = np.zeros(m)
+    for o in range(n_offers):
+        for i in range(m):
+            if granted[o, i]:
+                if chosen[i] == offer_option[o]:
+                    received[i] += amount[o, i]
+                else:
+                    refund(ledger, offer_programme[o], amount[o, i], 1, weight, row)
+    return chosen, received
+
+
+# ---------------------------------------------------------------- the decisions
+
+# What a decision kernel counts, per simulated agent (the caller weights it): agents
+# deciding, agents choosing an option other than the first, agents receiving a
+# grant, grants received (yen), and per decision PV bought (kW, systems), PPA
+# capacity (kW), option 2 chosen (ZEH) and agents whose decision was a life event.
+TALLY = ("deciding", "adopting", "subsidised", "grant_yen", "pv_kw", "pv_systems", "ppa_kw", "second_option", "events")
+DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS = range(len(TALLY))
+
+
+@jit
+def _tally(chosen, received):
+    tally = np.zeros(len(TALLY))
+    tally[DECIDING] = chosen.size
+    for t in range(chosen.size):
+        if chosen[t] > 0:
+            tally[ADOPTING] += 1
+        if chosen[t] == 2:
+            tally[SECOND_OPTION] += 1
+        if received[t] > 0:
+            tally[SUBSIDISED] += 1
+            tally[GRANT_YEN] += received[t]
+    return tally
+
+
+@jit
+def logistic(rng):
+    """The difference of two standard Gumbel draws: the taste for the second of two
+    options over the first, from one uniform."""
+    u = uniform(rng)
+    return np.log(u) - np.log1p(-u)
+
+
+@jit
+def pv_npv(pv, kw, cost_yen_per_kw, factors, column, self_share, retail, fit):
+    """NPV of buying PV for the owner of ``factors``' ``column``."""
+    f = factors[:, column]
+    return pv_buy_npv(pv, kw, cost_yen_per_kw, f[0], f[1], f[2], f[3], self_share, retail, fit)
+
+
+@jit
+def ppa_npv(pv, kw, factors, column, self_share, retail):
+    """NPV of a PPA for the owner of ``factors``' ``column``."""
+    f = factors[:, column]
+    return pv_ppa_npv(pv, kw, f[4], f[5], f[6], f[7], self_share, retail)
+
+
+@jit
+def decide_rooftop_pv(
+    rng, considering, codes, roof_kw, factors, factor_column, attitude_term, peers, pv, year, behaviour,
+    pv_offers, ppa_offers, programmes, ledger, weight, row, month, days, pv_kw, ppa_kw,
+):  # fmt: skip
+    """Considering roof owners choose among nothing (0), buying PV (1) and a PPA (2).
+
+    ``year`` is (cost yen/kW, expected retail price, FIT, self-consumption share,
+    joint-purchase participation, its cost reduction, PPA maturity);
+    ``behaviour`` is (econ weight, peer weight, buy constant, PPA constant, PV bonus
+    by flag code, PPA bonus by flag code). Sets ``pv_kw`` and ``ppa_kw`` of those
+    who adopt; returns the adopters and the tally (:data:`TALLY`).
+    """
+    cost_kw, retail, fit, self_share, participation, reduction, maturity = year
+    econ_weight, peer_weight, buy_constant, ppa_constant, pv_bonus, ppa_bonus = behaviour
+    m = considering.size
+    noisy = np.empty((m, 3))
+    yen_to_utility = np.empty((m, 1))
+    option_kw = np.zeros((3, m))
+    option_cost = np.zeros((3, m))
+    agent_codes = np.empty(m, dtype=np.int64)
+    for t in range(m):
+        i = considering[t]
+        joined = uniform(rng) < participation
+        served = uniform(rng) < maturity
+        kw = np.float64(roof_kw[i])
+        cost = cost_kw * (1.0 - reduction if joined else 1.0)
+        gross = kw * cost_kw
+        column = factor_column[i]
+        code = codes[i]
+        agent_codes[t] = code
+        common = peer_weight * peer_share(peers, i) + attitude_term[i]
+        rate = econ_weight / gross
+        noisy[t, 0] = gumbel(rng)
+        buy = buy_constant + rate * pv_npv(pv, kw, cost, factors, column, self_share, retail, fit)
+        noisy[t, 1] = buy + common + pv_bonus[code] + gumbel(rng)
+        if served:  # before PPA providers reach the city nobody is offered one
+            ppa = ppa_constant + rate * ppa_npv(pv, kw, factors, column, self_share, retail)
+            noisy[t, 2] = ppa + common + ppa_bonus[code] + gumbel(rng)
+        else:
+            noisy[t, 2] = -np.inf
+        yen_to_utility[t, 0] = rate  # the same for buying and a PPA
+        option_kw[1, t] = option_kw[2, t] = kw
+        option_cost[1, t] = kw * cost
+        option_cost[2, t] = gross
+    offer_option = np.concatenate((np.full(pv_offers.size, 1), np.full(ppa_offers.size, 2)))
+    offer_programme = np.concatenate((pv_offers, ppa_offers))
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, offer_programme, agent_codes,
+        programmes, ledger, weight, row, month, days,
+    )  # fmt: skip
+    tally = _tally(chosen, received)
+    for t in range(m):
+        i = considering[t]
+        if chosen[t] == 1:
+            pv_kw[i] = roof_kw[i]
+            tally[PV_KW] += roof_kw[i]
+            tally[PV_SYSTEMS] += 1
+        elif chosen[t] == 2:
+            ppa_kw[i] = roof_kw[i]
+            tally[PPA_KW] += roof_kw[i]
+    return considering[chosen > 0], tally
+
+
+@jit
+def build_houses(
+    rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_column,
+    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, pv_offers, zeh_offers, programmes, ledger,
+    weight, row, month, days,
+):  # fmt: skip
+    """This month's new detached houses, and what their owners build.
+
+    Owners rebuild with ``probability``; a house with PV or a PPA keeps it, the others
+    are marked ``rebuilt`` (those of ``previous`` are unmarked first) and choose a
+    standard house (0, closed to them under a PV obligation), one with PV (1) or a ZEH
+    with PV (2). ``year`` is (PV cost yen/kW on a new house, expected retail price,
+    FIT, self-consumption share, ZEH savings kWh a year, ZEH premium yen, share of new
+    houses under the PV obligation); ``behaviour`` is (econ weight, peer weight, PV
+    constant, ZEH constant, PV bonus and ZEH bonus by flag code). Returns the rebuilt
+    houses, those with PV, and the tally (``EVENTS``: every new house).
+    """
+    cost_kw, retail, fit, self_share, zeh_kwh, zeh_premium, mandate_share = year
+    econ_weight, peer_weight, pv_constant, zeh_constant, pv_bonus, zeh_bonus = behaviour
+    for i in previous:
+        rebuilt[i] = False
+    chosen_owners = owners[bernoulli_positions(rng, owners.size, probability)]
+    deciding = np.empty(chosen_owners.size, dtype=np.int64)
+    m = 0
+    for i in chosen_owners:
+        if pv_kw[i] == 0 and ppa_kw[i] == 0:
+            deciding[m] = i
+            m += 1
+            rebuilt[i] = True
+            zeh[i] = False
+    deciding = deciding[:m]
+    noisy = np.empty((m, 3))
+    yen_to_utility = np.zeros((m, 3))
+    option_kw = np.zeros((3, m))
+    option_cost = np.zeros((3, m))
+    agent_codes = np.empty(m, dtype=np.int64)
+    for t in range(m):
+        i = deciding[t]
+        mandated = uniform(rng) < mandate_share
+        kw = np.float64(roof_kw[i])
+        gross_pv = kw * cost_kw
+        gross_zeh = gross_pv + zeh_premium
+        npv = pv_npv(pv, kw, cost_kw, factors, factor_column[i], self_share, retail, fit)
+        zeh_npv = npv + zeh_kwh * retail * zeh_savings_factor[i] - zeh_premium
+        code = codes[i] | 1  # a new build
+        agent_codes[t] = code
+        common = peer_weight * peer_share(peers, i) + attitude_term[i]
+        noisy[t, 0] = -np.inf if mandated else gumbel(rng)
+        noisy[t, 1] = pv_constant + econ_weight * npv / gross_pv + common + pv_bonus[code] + gumbel(rng)
+        noisy[t, 2] = zeh_constant + econ_weight * zeh_npv / gross_zeh + common + zeh_bonus[code] + gumbel(rng)
+        yen_to_utility[t, 1] = econ_weight / gross_pv
+        yen_to_utility[t, 2] = econ_weight / gross_zeh
+        option_kw[1, t] = option_kw[2, t] = kw
+        option_cost[1, t] = gross_pv
+        option_cost[2, t] = gross_zeh
+    offer_option = np.concatenate((np.full(pv_offers.size, 1), np.full(zeh_offers.size, 2)))
+    offer_programme = np.concatenate((pv_offers, zeh_offers))
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, offer_programme, agent_codes,
+        programmes, ledger, weight, row, month, days,
+    )  # fmt: skip
+    tally = _tally(chosen, received)
+    tally[EVENTS] = chosen_owners.size
+    for t in range(m):
+        i = deciding[t]
+        if chosen[t] > 0:
+            pv_kw[i] = roof_kw[i]
+            tally[PV_KW] += roof_kw[i]
+            tally[PV_SYSTEMS] += 1
+        if chosen[t] == 2:
+            zeh[i] = True
+    return deciding, deciding[chosen > 0], tally
+
+
+@jit
+def replace_cars(
+    rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, peers, year, behaviour,
+    ev_offers, programmes, ledger, weight, row, month, days,
+):  # fmt: skip
+    """This month's car replacements: a petrol car (0) or an EV (1).
+
+    ``year`` is (EV premium yen, EV gross price yen, km a year, petrol yen/km,
+    electricity yen/km from the grid, from a household's own PV); ``behaviour`` is
+    (econ weight, peer weight, EV bonus by flag code). ``own_utility`` is the
+    household's own part of an EV's utility. Returns the households switching to an
+    EV, those switching back to petrol, and the tally (``EVENTS``: replacements).
+    """
+    premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km = year
+    econ_weight, peer_weight, ev_bonus = behaviour
+    replacing = car_owners[bernoulli_positions(rng, car_owners.size, probability)]
+    k = replacing.size
+    noisy = np.zeros((k, 2))
+    rate = econ_weight / gross
+    yen_to_utility = np.full((k, 1), rate)
+    option_kw = np.zeros((2, k))
+    option_cost = np.full((2, k), gross)
+    agent_codes = np.empty(k, dtype=np.int64)
+    for t in range(k):
+        i = replacing[t]
+        code = codes[i] | (1 if rebuilt[i] else 0)
+        agent_codes[t] = code
+        per_km = own_pv_per_km if pv_kw[i] > 0 else grid_per_km
+        npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
+        utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
+        noisy[t, 1] = utility + logistic(rng)
+    offer_option = np.full(ev_offers.size, 1)
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, ev_offers, agent_codes,
+        programmes, ledger, weight, row, month, days,
+    )  # fmt: skip
+    tally = _tally(chosen, received)
+    tally[EVENTS] = k
+    to_ev = np.empty(k, dtype=np.int64)
+    to_petrol = np.empty(k, dtype=np.int64)
+    n_ev = n_petrol = 0
+    for t in range(k):
+        i = replacing[t]
+        if chosen[t] == 1 and not ev[i]:
+            ev[i] = True
+            to_ev[n_ev] = i
+            n_ev += 1
+        elif chosen[t] == 0 and ev[i]:
+            ev[i] = False
+            to_petrol[n_petrol] = i
+            n_petrol += 1
+    return to_ev[:n_ev], to_petrol[:n_petrol], tally
+
+
+@jit
+def decide_solar_sharing(
+    rng, considering, capacity_kw, covered_ha, has_successor, factors, peers, pv, year, behaviour, offers,
+    programmes, ledger, weight, row, month, days, kw_state,
+):  # fmt: skip
+    """Considering farmers choose between nothing (0) and solar sharing (1).
+
+    ``year`` is (cost yen/kW, FIT, crop revenue lost yen per ha and year, its
+    present-value factor); ``behaviour`` is (econ weight, peer weight, constant,
+    successor weight, bonus by flag code). Sets ``kw_state`` of adopters; returns the
+    adopters and the tally.
+    """
+    cost_kw, fit, crop_loss_yen_per_ha, crop_loss_factor = year
+    econ_weight, peer_weight, constant, successor_weight, bonus = behaviour
+    m = considering.size
+    noisy = np.zeros((m, 2))
+    yen_to_utility = np.empty((m, 1))
+    option_kw = np.zeros((2, m))
+    option_cost = np.zeros((2, m))
+    agent_codes = np.zeros(m, dtype=np.int64)
+    for t in range(m):
+        i = considering[t]
+        kw = capacity_kw[i]
+        gross = kw * cost_kw
+        npv = (
+            pv_npv(pv, kw, cost_kw, factors, 0, 0.0, 0.0, fit) - crop_loss_yen_per_ha * covered_ha[i] * crop_loss_factor
+        )
+        rate = econ_weight / gross
+        utility = (
+            constant + rate * npv + successor_weight * has_successor[i] + peer_weight * peer_share(peers, i) + bonus[0]
+        )
+        noisy[t, 1] = utility + logistic(rng)
+        yen_to_utility[t, 0] = rate
+        option_kw[1, t] = kw
+        option_cost[1, t] = gross
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, np.full(offers.size, 1), offers, agent_codes,
+        programmes, ledger, weight, row, month, days,
+    )  # fmt: skip
+    tally = _tally(chosen, received)
+    for t in range(m):
+        if chosen[t] == 1:
+            i = considering[t]
+            kw_state[i] = capacity_kw[i]
+            tally[PV_KW] += capacity_kw[i]
+            tally[PV_SYSTEMS] += 1
+    return considering[chosen == 1], tally
