@@ -35,11 +35,11 @@ decides on something (it was drawn to consider adopting, or a life event — a n
 house, a car replacement — put the choice before it), and, for each change of
 state that peers see (an adoption, or an EV owner going back to petrol), an update
 of its neighbours' peer counts along its row of the sparse network. Both are counted
-in the run itself: the run is repeated month by month, reading the populations'
-counts of deciding agents after each month, with a counting wrapper around
-:meth:`abm.decision.PeerExposure.add` (installed for the benchmark only; the model
-pays nothing for it, and the benchmark checks that the counted run gives the same
-outputs as the timed one). The
+in the run itself: the run is repeated month by month, reading after each month the
+populations' counts of deciding agents and who adopts in each peer group (the
+model pays nothing for it; the benchmark checks that the counted run gives the
+same outputs as the timed one, and the tests that replaying the updates gives the
+model's peer counts). The
 floor time is a replay of exactly that work with minimal numpy: per month one
 ``rng.random(n)`` for all the month's deciding agents, and per peer group (PV among
 households, EVs, business PV, solar sharing) one gather of the month's adopters'
@@ -54,7 +54,6 @@ Speed is printed, never asserted by the tests.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
@@ -64,7 +63,7 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -74,7 +73,7 @@ import numpy as np
 
 import abm
 import abm.city
-import abm.decision
+from abm import kernels
 from abm.arguments import fraction, positive_int
 from abm.city import DETACHED_OWNER, build_city
 from abm.clock import N_STEPS
@@ -193,13 +192,26 @@ class MonthWork:
     updates: dict[int, list[tuple[np.ndarray, float]]] = field(default_factory=dict)
 
 
+def adoption_states(model: CityModel) -> list[tuple[Any, np.ndarray]]:
+    """Each networked peer group of the model with who in it counts as adopting now."""
+    hh, bz, fm = model.households, model.businesses, model.farmers
+    groups = [
+        (hh.pv_peers, (hh.pv_kw > 0) | (hh.ppa_kw > 0)),
+        (hh.ev_peers, hh.ev.copy()),
+        (bz.pv_peers, (bz.pv_kw > 0) | (bz.ppa_kw > 0)),
+        (fm.peers, fm.kw > 0),
+    ]
+    return [(peers, adopting) for peers, adopting in groups if peers.adjacency is not None]
+
+
 class WorkRecorder:
     """Counts, month by month, the deciding agents and the peer updates of a run.
 
-    Deciding, considering and adopting agents are read from the populations'
-    :class:`abm.population.DecisionCounts` after each month; :meth:`installed` wraps
-    :meth:`abm.decision.PeerExposure.add` with a counting wrapper that calls the
-    original unchanged, and restores it on exit.
+    After each month it reads the populations' :class:`abm.population.Tallies` for
+    the deciding, considering and adopting agents, and compares who adopts in each
+    peer group with the month before: the agents who started adopting (or stopped)
+    are the rows of the network whose neighbours' counts changed. The model is not
+    touched.
     """
 
     def __init__(self) -> None:
@@ -207,23 +219,34 @@ class WorkRecorder:
         self.months: list[MonthWork] = []
         self.current = self.initial
         self.groups: dict[int, Any] = {}  # id(PeerExposure) -> the PeerExposure
-        self._seen: dict[str, int] = {"considering": 0, "adopting": 0}
+        self._seen: dict[str, int] = {}
+        self._adopting: dict[int, np.ndarray] = {}
 
-    def end_month(self, model: CityModel | None = None) -> None:
-        if model is not None:
-            self._take_counts(model)
+    def end_month(self, model: CityModel) -> None:
+        self._take_counts(model)
+        self._take_updates(model)
         if self.current is not self.initial:
             self.months.append(self.current)
         self.current = MonthWork()
 
+    def _take_updates(self, model: CityModel) -> None:
+        for peers, adopting in adoption_states(model):
+            g = id(peers)
+            self.groups[g] = peers
+            before = self._adopting.get(g, np.zeros_like(adopting))
+            for changed, sign in ((adopting & ~before, 1.0), (before & ~adopting, -1.0)):
+                if changed.any():
+                    self.current.updates.setdefault(g, []).append((np.flatnonzero(changed), sign))
+            self._adopting[g] = adopting
+
     def _take_counts(self, model: CityModel) -> None:
-        totals: dict[str, int] = {"considering": 0, "adopting": 0}
+        totals: dict[str, int] = {}
         for population in model.populations:
-            counts = population.counts
-            totals["considering"] += counts.considering
-            totals["adopting"] += counts.adopting
-            for key, n in counts.deciding.items():
-                totals[f"deciding:{key}"] = totals.get(f"deciding:{key}", 0) + n
+            for decision in population.tallies.year:
+                tally = population.tallies.so_far(decision)
+                for key, column in (("considering", kernels.CONSIDERING), ("adopting", kernels.ADOPTING)):
+                    totals[key] = totals.get(key, 0) + int(tally[column])
+                totals[f"deciding:{decision}"] = int(tally[kernels.DECIDING])
         month = self.current
         for key, total in totals.items():
             n = total - self._seen.get(key, 0)
@@ -235,25 +258,6 @@ class WorkRecorder:
                 month.by_decision[key.removeprefix("deciding:")] = n
                 month.deciding += n
         self._seen = totals
-
-    def _count_update(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def add(peers: Any, adopters: np.ndarray, sign: float = 1.0, month: int = -1) -> None:
-            if peers.adjacency is not None and adopters.size:
-                self.groups[id(peers)] = peers
-                self.current.updates.setdefault(id(peers), []).append((np.array(adopters, copy=True), sign))
-            return original(peers, adopters, sign, month)
-
-        return add
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[WorkRecorder]:
-        peer_class = abm.decision.PeerExposure
-        original_add = peer_class.add
-        peer_class.add = self._count_update(original_add)  # type: ignore[method-assign]
-        try:
-            yield self
-        finally:
-            peer_class.add = original_add  # type: ignore[method-assign]
 
     def totals(self) -> dict[str, Any]:
         by_decision: dict[str, int] = {}
@@ -282,14 +286,13 @@ class WorkRecorder:
 
 
 def record_work(scenario: Scenario, seed: int, scale: float) -> tuple[WorkRecorder, CityModel]:
-    """Run the model once with the counting wrappers, month by month."""
+    """Run the model once, month by month, counting its work."""
     recorder = WorkRecorder()
-    with recorder.installed():
-        model = CityModel(scenario, seed=seed, scale=scale)
-        recorder.end_month(model)  # closes the initial stock
-        while model.running:
-            model.step()
-            recorder.end_month(model)
+    model = CityModel(scenario, seed=seed, scale=scale)
+    recorder.end_month(model)  # closes the initial stock
+    while model.running:
+        model.step()
+        recorder.end_month(model)
     return recorder, model
 
 

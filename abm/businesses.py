@@ -14,7 +14,7 @@ import numpy as np
 from abm.city import BusinessAttributes
 from abm.clock import Month
 from abm.policy import FLAGS
-from abm.population import Context, DecisionCounts, RooftopPV, YearFlows
+from abm.population import Context, RooftopPV, Tallies
 
 
 class Businesses(RooftopPV):
@@ -29,8 +29,7 @@ class Businesses(RooftopPV):
         self.ppa_kw = np.zeros(n, dtype=np.float32)
         self.owners = np.flatnonzero(attributes.owns_roof)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
-        self.flows = YearFlows()
-        self.counts = DecisionCounts()
+        self.tallies = Tallies(("businesses:pv/ppa",))
         self.codes = attributes.large_emitter.astype(np.int64) << FLAGS.index("large_emitters")
         self.excluded = np.zeros(n, dtype=bool)  # no business is being built
         self.b = ctx.scenario.section("businesses")
@@ -44,7 +43,7 @@ class Businesses(RooftopPV):
         self.seed_initial_pv(self.owners, self.b["initial_pv_kw"], attributes.roof_kw)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
-        self.flows = YearFlows()
+        self.tallies.start_fiscal_year()
         self.start_pv_year(fiscal_year)
 
     def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
@@ -57,8 +56,7 @@ class Businesses(RooftopPV):
         )
 
     def step(self, month: Month) -> None:
-        b = self.ctx.behaviour
-        self.rooftop_pv(month, b["business_pv_p"], b["business_pv_q"])
+        self.rooftop_pv(month)
 
     def stocks(self) -> dict[str, float]:
         w = self.weight

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 FIRST_FISCAL_YEAR = 2014
@@ -40,7 +41,7 @@ class Month:
     def calendar_month(self) -> int:
         return (self.month_of_fiscal_year + 3) % 12 + 1
 
-    @property
+    @functools.cached_property
     def days(self) -> int:
         return calendar.monthrange(self.calendar_year, self.calendar_month)[1]
 

@@ -54,13 +54,12 @@ class PeerExposure:
     def __init__(self, n: int, adjacency: sp.csr_matrix | None):
         self.n = n
         self.adjacency = adjacency
-        self.adopted_total = 0
         n_nodes = n if adjacency is not None else 1
         if adjacency is not None:
-            indptr, indices = adjacency.indptr.astype(np.int64), adjacency.indices.astype(np.int64)
+            indptr, indices = adjacency.indptr, adjacency.indices
             inverse_degree = 1.0 / np.maximum(np.diff(indptr), 1).astype(np.float32)
-        else:
-            indptr, indices = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        else:  # the network's index type, so that the kernels are compiled once
+            indptr, indices = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
             inverse_degree = np.full(1, 1.0 / max(n, 1), dtype=np.float32)
         nodes = np.zeros((n_nodes, 4), dtype=np.int32)  # columns: kernels.COUNT .. PRIOR
         nodes[:, kernels.TOUCHED] = BEFORE_THE_FIRST_MONTH - 1
@@ -68,8 +67,8 @@ class PeerExposure:
 
     def add(self, adopters: np.ndarray, sign: float = 1.0, month: int = BEFORE_THE_FIRST_MONTH) -> None:
         """Count ``adopters`` (agent indices) as adopting in ``month``, or as no longer
-        adopting with ``sign=-1``."""
-        self.adopted_total += int(sign) * adopters.size
+        adopting with ``sign=-1``. (The kernels count a month's adopters themselves,
+        with :func:`abm.kernels.peer_add`.)"""
         kernels.peer_add(self.state, month, np.asarray(adopters, dtype=np.int64), int(sign))
 
     @property
@@ -130,24 +129,17 @@ def choose(
     ``weight`` real ones when it draws on a budget.
     """
     n, k = utility.shape
-    fy = month.fiscal_year
     option_kw, option_cost = np.zeros((k, n)), np.zeros((k, n))
-    offer_option, offer_programme = [], []
     for j, opt in enumerate(options):
-        if opt.technology is None:
-            continue
-        option_kw[j], option_cost[j] = opt.kw, opt.cost_yen
-        programmes = policy.offers(opt.technology, agents, fy)
-        offer_option += [j] * programmes.size
-        offer_programme += programmes.tolist()
+        if opt.technology is not None:
+            option_kw[j], option_cost[j] = opt.kw, opt.cost_yen
     chosen, received = kernels.choose(
         kernels.Stream(rng),
         utility + gumbel(rng, (n, k)),
         np.asarray(yen_to_utility, dtype=float),
         option_kw,
         option_cost,
-        np.array(offer_option, dtype=np.int64),
-        np.array(offer_programme, dtype=np.int64),
+        policy.offers(agents, month.fiscal_year, tuple(opt.technology for opt in options)),
         np.broadcast_to(flag_codes(flags), n).copy(),
         policy.programme_arrays,
         policy.ledger.arrays,

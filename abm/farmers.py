@@ -15,7 +15,9 @@ from abm import kernels
 from abm.city import FarmerAttributes
 from abm.clock import Month
 from abm.economics import annuity
-from abm.population import Context, DecisionCounts, YearFlows
+from abm.population import Context, Tallies, YearFlows
+
+SOLAR_SHARING = "farmers:solar_sharing"  # the farmers' decision, as its tally is keyed
 
 
 class Farmers:
@@ -35,20 +37,27 @@ class Farmers:
         self.nobody = np.zeros(attributes.n, dtype=bool)
         self.successor = attributes.has_successor.astype(float)
         self.peers = ctx.peers(attributes.n, attributes.n, attributes.network)
-        self.flows = YearFlows()
-        self.counts = DecisionCounts()
+        self.tallies = Tallies((SOLAR_SHARING,))
         # every farmer discounts at the same rate: one set of factors serves all
         rate = np.array([f["discount_rate"]])
         self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"]).rows
         self._crop_loss_factor = float(annuity(rate, 0.0, 1, self.t["pv_life_years"])[0])
 
+    @property
+    def flows(self) -> YearFlows:
+        return self.tallies.flows(self.weight)
+
     def start_fiscal_year(self, fiscal_year: int) -> None:
-        self.flows = YearFlows()
+        self.tallies.start_fiscal_year()
         ctx, b, fy = self.ctx, self.ctx.behaviour, fiscal_year
         policy = ctx.policy
         multiplier, bonus = policy.campaign_tables("solar_sharing", self.agent_type, fy)
-        self._multiplier = multiplier
-        self._max_multiplier = policy.max_base_rate_multiplier("solar_sharing", self.agent_type, fy)
+        self._consideration = (
+            b["farmer_solar_sharing_p"],
+            b["farmer_solar_sharing_q"],
+            multiplier,
+            policy.max_base_rate_multiplier("solar_sharing", self.agent_type, fy),
+        )
         self._inputs = (
             ctx.market.solar_sharing_cost(fy),
             policy.business_fit(fy),
@@ -62,36 +71,23 @@ class Farmers:
             b["successor_weight"],
             bonus,
         )
-        self._offers = policy.offers("solar_sharing", self.agent_type, fy)
+        self._offers = policy.offers(self.agent_type, fy, (None, "solar_sharing"))
 
     def step(self, month: Month) -> None:
-        ctx, b, step = self.ctx, self.ctx.behaviour, month.step
-        considering = kernels.draw_considerers(
+        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        kernels.solar_sharing(
             ctx.stream(month, "farmers.solar_sharing.consider"),
-            self.everyone,
-            step,
-            b["farmer_solar_sharing_p"],
-            b["farmer_solar_sharing_q"],
-            self._multiplier,
-            self._max_multiplier,
-            self.codes,
-            self.peers.state,
-            self.kw,
-            self.kw,
-            self.nobody,
-        )
-        if considering.size == 0:
-            return
-        policy = ctx.policy
-        adopters, tally = kernels.decide_solar_sharing(
             ctx.stream(month, "farmers.solar_sharing.choose"),
-            considering,
+            self.everyone,
+            self._consideration,
+            self.codes,
+            self.nobody,
             self.capacity_kw,
             self.covered_ha,
             self.successor,
             self._pv_factors,
             self.peers.state,
-            ctx.pv_constants(),
+            ctx.pv_constants,
             self._inputs,
             self._behaviour,
             self._offers,
@@ -102,10 +98,8 @@ class Farmers:
             step,
             month.days,
             self.kw,
+            self.tallies.year[SOLAR_SHARING],
         )
-        self.peers.add(adopters, month=step)
-        self.flows.add(tally, self.weight)
-        self.counts.add("farmers:solar_sharing", tally, considering.size)
 
     def stocks(self) -> dict[str, float]:
         w = self.weight

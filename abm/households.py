@@ -18,7 +18,10 @@ from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
 from abm.clock import Month
 from abm.decision import DT_YEARS
 from abm.economics import annuity
-from abm.population import Context, DecisionCounts, RooftopPV, YearFlows
+from abm.population import Context, RooftopPV, Tallies
+
+# the households' decisions, as their tallies are keyed
+NEW_HOUSES, ROOFTOP, CARS = "households:pv/zeh", "households:pv/ppa", "households:ev"
 
 
 class Households(RooftopPV):
@@ -41,10 +44,7 @@ class Households(RooftopPV):
         self.car_owners = np.flatnonzero(attributes.has_car)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
         self.ev_peers = ctx.peers(n, self.car_owners.size, attributes.network)
-        self.flows = YearFlows()
-        self.counts = DecisionCounts()
-        self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
-        self.year_ev_sales = self.year_replacements = 0.0
+        self.tallies = Tallies((NEW_HOUSES, ROOFTOP, CARS))
         t, h = ctx.scenario.section("technology"), ctx.scenario.section("households")
         self.t, self.h = t, h
         self.rebuild_probability = -np.expm1(
@@ -72,9 +72,7 @@ class Households(RooftopPV):
         self.ev_peers.add(evs)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
-        self.flows = YearFlows()
-        self.year_zeh = self.year_new_houses = self.year_new_build_pv = 0.0
-        self.year_ev_sales = self.year_replacements = 0.0
+        self.tallies.start_fiscal_year()
         self.start_pv_year(fiscal_year)
         ctx, t, b, fy = self.ctx, self.t, self.ctx.behaviour, fiscal_year
         market, policy = ctx.market, ctx.policy
@@ -96,7 +94,7 @@ class Households(RooftopPV):
             policy.campaign_tables("pv", self.agent_type, fy)[1],
             policy.campaign_tables("zeh", self.agent_type, fy)[1],
         )
-        self._zeh_offers = policy.offers("zeh", self.agent_type, fy)
+        self._build_offers = policy.offers(self.agent_type, fy, (None, "pv", "zeh"))
         # households with PV charge a share at home from it, valued at the post-FIT price
         own = t["ev_own_pv_charging_share"]
         premium = market.ev_premium(fy)
@@ -109,7 +107,7 @@ class Households(RooftopPV):
             ((1 - own) * retail + own * t["post_fit_yen_per_kwh"]) / t["ev_km_per_kwh"],
         )
         self._car_behaviour = (b["econ_weight"], b["peer_weight"], policy.campaign_tables("ev", self.agent_type, fy)[1])
-        self._ev_offers = policy.offers("ev", self.agent_type, fy)
+        self._ev_offers = policy.offers(self.agent_type, fy, (None, "ev"))
 
     def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
         market = self.ctx.market
@@ -120,17 +118,21 @@ class Households(RooftopPV):
             self.t["household_self_consumption_share"],
         )
 
+    def year_total(self, decision: str, column: int) -> float:
+        """This fiscal year's count of ``column`` (:data:`abm.kernels.TALLY`) in one
+        decision, weighted to the city."""
+        return float(self.tallies.year[decision][column]) * self.weight
+
     def step(self, month: Month) -> None:
         self.build_houses(month)
-        b = self.ctx.behaviour
-        self.rooftop_pv(month, b["household_pv_p"], b["household_pv_q"])
+        self.rooftop_pv(month)
         self.replace_cars(month)
 
     def build_houses(self, month: Month) -> None:
         """New detached houses: a house with PV keeps it, the others decide afresh
         (:func:`abm.kernels.build_houses`)."""
         ctx, policy, step = self.ctx, self.ctx.policy, month.step
-        rebuilt, with_pv, tally = kernels.build_houses(
+        self._rebuilt_idx = kernels.build_houses(
             ctx.stream(month, "households.build"),
             self.owners,
             self.rebuild_probability,
@@ -146,31 +148,23 @@ class Households(RooftopPV):
             self._attitude_term,
             self._zeh_savings_factor,
             self.pv_peers.state,
-            ctx.pv_constants(),
+            ctx.pv_constants,
             self._build_inputs,
             self._build_behaviour,
-            self._pv_offers,
-            self._zeh_offers,
+            self._build_offers,
             policy.programme_arrays,
             policy.ledger.arrays,
             self.weight,
             policy.ledger.row,
             step,
             month.days,
+            self.tallies.year[NEW_HOUSES],
         )
-        self._rebuilt_idx = rebuilt
-        self.pv_peers.add(with_pv, month=step)
-        w = self.weight
-        self.flows.add(tally, w)
-        self.counts.add("households:pv/zeh", tally)
-        self.year_new_houses += float(tally[kernels.EVENTS]) * w
-        self.year_new_build_pv += float(tally[kernels.PV_SYSTEMS]) * w
-        self.year_zeh += float(tally[kernels.SECOND_OPTION]) * w
 
     def replace_cars(self, month: Month) -> None:
         """Car replacements: an EV or a petrol car (:func:`abm.kernels.replace_cars`)."""
         ctx, policy, step = self.ctx, self.ctx.policy, month.step
-        to_ev, to_petrol, tally = kernels.replace_cars(
+        kernels.replace_cars(
             ctx.stream(month, "households.cars"),
             self.car_owners,
             self.replacement_probability,
@@ -190,15 +184,8 @@ class Households(RooftopPV):
             policy.ledger.row,
             step,
             month.days,
+            self.tallies.year[CARS],
         )
-        self.ev_peers.add(to_ev, month=step)
-        self.ev_peers.add(to_petrol, sign=-1.0, month=step)
-        w = self.weight
-        self.flows.subsidised_adoptions += float(tally[kernels.SUBSIDISED]) * w
-        self.flows.grant_yen += float(tally[kernels.GRANT_YEN]) * w
-        self.counts.add("households:ev", tally)
-        self.year_ev_sales += float(tally[kernels.ADOPTING]) * w
-        self.year_replacements += float(tally[kernels.EVENTS]) * w
 
     def stocks(self) -> dict[str, float]:
         """End-of-period stocks, weighted to the whole city."""

@@ -164,9 +164,10 @@ def gumbel(rng):
 
 
 @jit
-def geometric(rng, probability):
-    """Trials up to and including the first success, by inversion."""
-    return np.int64(np.ceil(np.log(uniform(rng)) / np.log1p(-probability)))
+def geometric(rng, log_failure):
+    """Trials up to and including the first success, by inversion; ``log_failure``
+    is the log of the probability of failure, ``log1p(-p)``."""
+    return np.int64(np.ceil(np.log(uniform(rng)) / log_failure))
 
 
 @jit
@@ -189,9 +190,10 @@ def bernoulli_positions(rng, n, probability):
         return np.arange(n)
     expected = n * probability
     out = np.empty(int(expected + 6 * np.sqrt(expected)) + 16, dtype=np.int64)
+    log_failure = np.log1p(-probability)
     k, position = 0, -1
     while True:
-        position += geometric(rng, probability)
+        position += geometric(rng, log_failure)
         if position >= n:
             return out[:k]
         if k == out.size:
@@ -230,7 +232,10 @@ def draw_considerers(
             hazard += base_rate * multiplier[codes[i]]
         if peer_rate > 0:
             hazard += peer_rate * midmonth_share(peers, i, month)
-        if u * c_max < -np.expm1(-hazard * DT_YEARS):
+        # accept with probability (1 - exp(-hazard dt)) / c_max; x - x^2/2 <= 1 - exp(-x) <= x
+        # settles most candidates without the exponential
+        x, v = hazard * DT_YEARS, u * c_max
+        if v < x - 0.5 * x * x or (v < x and v < -np.expm1(-x)):
             out[k] = i
             k += 1
     return out[:k]
@@ -295,8 +300,7 @@ def choose(
     yen_to_utility,
     option_kw,
     option_cost,
-    offer_option,
-    offer_programme,
+    offers,
     codes,
     programmes,
     ledger,
@@ -309,8 +313,9 @@ def choose(
 
     ``noisy`` is (agents x options): utility without grants plus the agent's taste
     noise. A grant of G yen on option j adds ``yen_to_utility[i, j] * G`` (a single
-    column serves every option). ``offer_option[o]`` is the option on which programme
-    ``offer_programme[o]`` pays, computed on ``option_kw[j]`` and ``option_cost[j]``.
+    column serves every option). ``offers`` is (option, programme) arrays: option
+    ``offers[0][o]`` gets programme ``offers[1][o]``'s grant, computed on
+    ``option_kw[j]`` and ``option_cost[j]``.
     Agents apply for the grants of the option they prefer; when a budget cannot grant
     every applicant they arrive in a random order over the month's ``days``, and an
     agent refused re-decides without the grant (keeping its taste); a programme that
@@ -318,6 +323,9 @@ def choose(
     give its grants back. Returns (chosen option, grant received) per agent.
     """
     m, k = noisy.shape
+    if m == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    offer_option, offer_programme = offers
     n_offers = offer_option.size
     one_rate = yen_to_utility.shape[1] == 1
     amount = np.zeros((n_offers, m))
@@ -335,6 +343,7 @@ def choose(
                     amount[o, i] = a
                     offered[o, i] = True
     chosen = np.empty(m, dtype=np.int64)
+    applicants_buffer = np.empty(m, dtype=np.int64)
     rank = np.empty(0, dtype=np.int64)
     arrival_day = np.empty(0, dtype=np.int64)
     while True:
@@ -354,9 +363,14 @@ def choose(
         refused = False
         for o in range(n_offers):
             p, j = offer_programme[o], offer_option[o]
-            applicants = np.flatnonzero((chosen == j) & offered[o] & ~granted[o])
-            if applicants.size == 0:
+            n_applying = 0
+            for i in range(m):
+                if chosen[i] == j and offered[o, i] and not granted[o, i]:
+                    applicants_buffer[n_applying] = i
+                    n_applying += 1
+            if n_applying == 0:
                 continue
+            applicants = applicants_buffer[:n_applying]
             amounts = amount[o][applicants]
             if amounts.sum() * weight <= ledger[5][p] - ledger[0][row, p]:
                 days_of = np.ones(applicants.size, dtype=np.int64)  # all granted: no order needed
@@ -394,18 +408,31 @@ def choose(
 
 # ---------------------------------------------------------------- the decisions
 
-# What a decision kernel counts, per simulated agent (the caller weights it): agents
-# deciding, agents choosing an option other than the first, agents receiving a
-# grant, grants received (yen), and per decision PV bought (kW, systems), PPA
-# capacity (kW), option 2 chosen (ZEH) and agents whose decision was a life event.
-TALLY = ("deciding", "adopting", "subsidised", "grant_yen", "pv_kw", "pv_systems", "ppa_kw", "second_option", "events")
-DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS = range(len(TALLY))
+# What a decision kernel adds up, per simulated agent (the caller weights it): agents
+# drawn to consider adopting, agents deciding, agents choosing an option other than
+# the first, agents receiving a grant, grants received (yen), and per decision PV
+# bought (kW, systems), PPA capacity (kW), option 2 chosen (ZEH) and agents whose
+# decision was a life event.
+TALLY = (
+    "considering",
+    "deciding",
+    "adopting",
+    "subsidised",
+    "grant_yen",
+    "pv_kw",
+    "pv_systems",
+    "ppa_kw",
+    "second_option",
+    "events",
+)
+CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS = range(
+    len(TALLY)
+)
 
 
 @jit
-def _tally(chosen, received):
-    tally = np.zeros(len(TALLY))
-    tally[DECIDING] = chosen.size
+def _count(tally, chosen, received):
+    tally[DECIDING] += chosen.size
     for t in range(chosen.size):
         if chosen[t] > 0:
             tally[ADOPTING] += 1
@@ -414,7 +441,6 @@ def _tally(chosen, received):
         if received[t] > 0:
             tally[SUBSIDISED] += 1
             tally[GRANT_YEN] += received[t]
-    return tally
 
 
 @jit
@@ -422,7 +448,7 @@ def logistic(rng):
     """The difference of two standard Gumbel draws: the taste for the second of two
     options over the first, from one uniform."""
     u = uniform(rng)
-    return np.log(u) - np.log1p(-u)
+    return np.log(u / (1.0 - u))
 
 
 @jit
@@ -440,18 +466,30 @@ def ppa_npv(pv, kw, factors, column, self_share, retail):
 
 
 @jit
-def decide_rooftop_pv(
-    rng, considering, codes, roof_kw, factors, factor_column, attitude_term, peers, pv, year, behaviour,
-    pv_offers, ppa_offers, programmes, ledger, weight, row, month, days, pv_kw, ppa_kw,
+def rooftop_pv(
+    consider_rng, rng, owners, consideration, codes, excluded, roof_kw, factors, factor_column, attitude_term,
+    peers, pv, year, behaviour, offers, programmes, ledger, weight, row, month, days, pv_kw, ppa_kw,
+    tally,
 ):  # fmt: skip
-    """Considering roof owners choose among nothing (0), buying PV (1) and a PPA (2).
+    """Roof owners who consider PV this month choose among nothing (0), buying PV (1)
+    and a PPA (2).
 
-    ``year`` is (cost yen/kW, expected retail price, FIT, self-consumption share,
-    joint-purchase participation, its cost reduction, PPA maturity);
-    ``behaviour`` is (econ weight, peer weight, buy constant, PPA constant, PV bonus
-    by flag code, PPA bonus by flag code). Sets ``pv_kw`` and ``ppa_kw`` of those
-    who adopt; returns the adopters and the tally (:data:`TALLY`).
+    ``consideration`` is (base rate, peer rate, base-rate multiplier by flag code, its
+    largest value) for :func:`draw_considerers`, which draws from ``consider_rng``;
+    the choice draws from ``rng``. ``year`` is (cost yen/kW, expected retail price,
+    FIT, self-consumption share, joint-purchase participation, its cost reduction,
+    PPA maturity); ``behaviour`` is (econ weight, peer weight, buy constant, PPA
+    constant, PV bonus by flag code, PPA bonus by flag code). Sets ``pv_kw`` and
+    ``ppa_kw`` of those who adopt, counts them as adopting peers and adds to ``tally``
+    (:data:`TALLY`).
     """
+    base_rate, peer_rate, multiplier, max_multiplier = consideration
+    considering = draw_considerers(
+        consider_rng, owners, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, pv_kw, ppa_kw,
+        excluded,
+    )  # fmt: skip
+    if considering.size == 0:
+        return
     cost_kw, retail, fit, self_share, participation, reduction, maturity = year
     econ_weight, peer_weight, buy_constant, ppa_constant, pv_bonus, ppa_bonus = behaviour
     m = considering.size
@@ -484,13 +522,12 @@ def decide_rooftop_pv(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = kw * cost
         option_cost[2, t] = gross
-    offer_option = np.concatenate((np.full(pv_offers.size, 1), np.full(ppa_offers.size, 2)))
-    offer_programme = np.concatenate((pv_offers, ppa_offers))
     chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, offer_programme, agent_codes,
-        programmes, ledger, weight, row, month, days,
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
+        month, days,
     )  # fmt: skip
-    tally = _tally(chosen, received)
+    _count(tally, chosen, received)
+    tally[CONSIDERING] += m
     for t in range(m):
         i = considering[t]
         if chosen[t] == 1:
@@ -500,14 +537,14 @@ def decide_rooftop_pv(
         elif chosen[t] == 2:
             ppa_kw[i] = roof_kw[i]
             tally[PPA_KW] += roof_kw[i]
-    return considering[chosen > 0], tally
+    peer_add(peers, month, considering[chosen > 0], 1)
 
 
 @jit
 def build_houses(
     rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_column,
-    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, pv_offers, zeh_offers, programmes, ledger,
-    weight, row, month, days,
+    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, offers, programmes, ledger,
+    weight, row, month, days, tally,
 ):  # fmt: skip
     """This month's new detached houses, and what their owners build.
 
@@ -517,8 +554,9 @@ def build_houses(
     with PV (2). ``year`` is (PV cost yen/kW on a new house, expected retail price,
     FIT, self-consumption share, ZEH savings kWh a year, ZEH premium yen, share of new
     houses under the PV obligation); ``behaviour`` is (econ weight, peer weight, PV
-    constant, ZEH constant, PV bonus and ZEH bonus by flag code). Returns the rebuilt
-    houses, those with PV, and the tally (``EVENTS``: every new house).
+    constant, ZEH constant, PV bonus and ZEH bonus by flag code). Counts houses built
+    with PV as adopting peers, adds to ``tally`` (``EVENTS``: every new house) and
+    returns the rebuilt houses.
     """
     cost_kw, retail, fit, self_share, zeh_kwh, zeh_premium, mandate_share = year
     econ_weight, peer_weight, pv_constant, zeh_constant, pv_bonus, zeh_bonus = behaviour
@@ -558,14 +596,12 @@ def build_houses(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = gross_pv
         option_cost[2, t] = gross_zeh
-    offer_option = np.concatenate((np.full(pv_offers.size, 1), np.full(zeh_offers.size, 2)))
-    offer_programme = np.concatenate((pv_offers, zeh_offers))
     chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, offer_programme, agent_codes,
-        programmes, ledger, weight, row, month, days,
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
+        month, days,
     )  # fmt: skip
-    tally = _tally(chosen, received)
-    tally[EVENTS] = chosen_owners.size
+    _count(tally, chosen, received)
+    tally[EVENTS] += chosen_owners.size
     for t in range(m):
         i = deciding[t]
         if chosen[t] > 0:
@@ -574,21 +610,23 @@ def build_houses(
             tally[PV_SYSTEMS] += 1
         if chosen[t] == 2:
             zeh[i] = True
-    return deciding, deciding[chosen > 0], tally
+    peer_add(peers, month, deciding[chosen > 0], 1)
+    return deciding
 
 
 @jit
 def replace_cars(
     rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, peers, year, behaviour,
-    ev_offers, programmes, ledger, weight, row, month, days,
+    offers, programmes, ledger, weight, row, month, days, tally,
 ):  # fmt: skip
     """This month's car replacements: a petrol car (0) or an EV (1).
 
     ``year`` is (EV premium yen, EV gross price yen, km a year, petrol yen/km,
     electricity yen/km from the grid, from a household's own PV); ``behaviour`` is
     (econ weight, peer weight, EV bonus by flag code). ``own_utility`` is the
-    household's own part of an EV's utility. Returns the households switching to an
-    EV, those switching back to petrol, and the tally (``EVENTS``: replacements).
+    household's own part of an EV's utility. Counts the households switching to an
+    EV as adopting peers, and those switching back to petrol as no longer adopting;
+    adds to ``tally`` (``EVENTS``: replacements).
     """
     premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km = year
     econ_weight, peer_weight, ev_bonus = behaviour
@@ -608,13 +646,12 @@ def replace_cars(
         npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
         utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
         noisy[t, 1] = utility + logistic(rng)
-    offer_option = np.full(ev_offers.size, 1)
     chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offer_option, ev_offers, agent_codes,
-        programmes, ledger, weight, row, month, days,
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
+        month, days,
     )  # fmt: skip
-    tally = _tally(chosen, received)
-    tally[EVENTS] = k
+    _count(tally, chosen, received)
+    tally[EVENTS] += k
     to_ev = np.empty(k, dtype=np.int64)
     to_petrol = np.empty(k, dtype=np.int64)
     n_ev = n_petrol = 0
@@ -628,21 +665,31 @@ def replace_cars(
             ev[i] = False
             to_petrol[n_petrol] = i
             n_petrol += 1
-    return to_ev[:n_ev], to_petrol[:n_petrol], tally
+    peer_add(peers, month, to_ev[:n_ev], 1)
+    peer_add(peers, month, to_petrol[:n_petrol], -1)
 
 
 @jit
-def decide_solar_sharing(
-    rng, considering, capacity_kw, covered_ha, has_successor, factors, peers, pv, year, behaviour, offers,
-    programmes, ledger, weight, row, month, days, kw_state,
+def solar_sharing(
+    consider_rng, rng, farmers, consideration, codes, nobody, capacity_kw, covered_ha, has_successor, factors,
+    peers, pv, year, behaviour, offers, programmes, ledger, weight, row, month, days, kw_state, tally,
 ):  # fmt: skip
-    """Considering farmers choose between nothing (0) and solar sharing (1).
+    """Farmers who consider solar sharing this month choose between nothing (0) and
+    solar sharing (1).
 
-    ``year`` is (cost yen/kW, FIT, crop revenue lost yen per ha and year, its
-    present-value factor); ``behaviour`` is (econ weight, peer weight, constant,
-    successor weight, bonus by flag code). Sets ``kw_state`` of adopters; returns the
-    adopters and the tally.
+    ``consideration`` is as for :func:`rooftop_pv`; ``year`` is (cost yen/kW, FIT,
+    crop revenue lost yen per ha and year, its present-value factor); ``behaviour``
+    is (econ weight, peer weight, constant, successor weight, bonus by flag code).
+    Sets ``kw_state`` of adopters, counts them as adopting peers and adds to
+    ``tally``.
     """
+    base_rate, peer_rate, multiplier, max_multiplier = consideration
+    considering = draw_considerers(
+        consider_rng, farmers, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, kw_state,
+        kw_state, nobody,
+    )  # fmt: skip
+    if considering.size == 0:
+        return
     cost_kw, fit, crop_loss_yen_per_ha, crop_loss_factor = year
     econ_weight, peer_weight, constant, successor_weight, bonus = behaviour
     m = considering.size
@@ -650,9 +697,10 @@ def decide_solar_sharing(
     yen_to_utility = np.empty((m, 1))
     option_kw = np.zeros((2, m))
     option_cost = np.zeros((2, m))
-    agent_codes = np.zeros(m, dtype=np.int64)
+    agent_codes = np.empty(m, dtype=np.int64)
     for t in range(m):
         i = considering[t]
+        agent_codes[t] = codes[i]
         kw = capacity_kw[i]
         gross = kw * cost_kw
         npv = (
@@ -667,14 +715,15 @@ def decide_solar_sharing(
         option_kw[1, t] = kw
         option_cost[1, t] = gross
     chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, np.full(offers.size, 1), offers, agent_codes,
-        programmes, ledger, weight, row, month, days,
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
+        month, days,
     )  # fmt: skip
-    tally = _tally(chosen, received)
+    _count(tally, chosen, received)
+    tally[CONSIDERING] += m
     for t in range(m):
         if chosen[t] == 1:
             i = considering[t]
             kw_state[i] = capacity_kw[i]
             tally[PV_KW] += capacity_kw[i]
             tally[PV_SYSTEMS] += 1
-    return considering[chosen == 1], tally
+    peer_add(peers, month, considering[chosen == 1], 1)

@@ -15,13 +15,14 @@ from typing import Any
 import mesa
 import numpy as np
 
+from abm import kernels
 from abm.accounting import ANCHOR_YEAR, add_accounts
 from abm.businesses import Businesses
 from abm.city import City, build_city
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, Month
 from abm.economics import Market, PVEconomics
 from abm.farmers import Farmers
-from abm.households import Households
+from abm.households import CARS, NEW_HOUSES, Households
 from abm.policy import PolicyEnvironment
 from abm.population import Context
 from abm.scenario import Scenario
@@ -104,19 +105,20 @@ class CityModel(mesa.Model):
             row.update(population.stocks())
         hh, bz, fm = self.households, self.businesses, self.farmers
         row["ppa_kw"] = row["household_ppa_kw"] + row["business_ppa_kw"]
-        row["residential_pv_added_kw"] = hh.flows.pv_added_kw
-        row["residential_pv_added_systems"] = hh.flows.pv_added_systems
-        row["business_pv_added_kw"] = bz.flows.pv_added_kw
-        row["solar_sharing_added_kw"] = fm.flows.pv_added_kw
-        row["solar_sharing_added_farms"] = fm.flows.pv_added_systems
-        row["ppa_added_kw"] = hh.flows.ppa_added_kw + bz.flows.ppa_added_kw
-        row["household_ppa_added_kw"] = hh.flows.ppa_added_kw
-        row["new_detached_houses"] = hh.year_new_houses
-        row["zeh_built"] = hh.year_zeh
-        row["new_build_pv_systems"] = hh.year_new_build_pv
-        row["ev_sales"] = hh.year_ev_sales
-        row["car_replacements"] = hh.year_replacements
-        row["subsidised_adoptions"] = sum(p.flows.subsidised_adoptions for p in self.populations)
+        hh_flows, bz_flows, fm_flows = hh.flows, bz.flows, fm.flows
+        row["residential_pv_added_kw"] = hh_flows.pv_added_kw
+        row["residential_pv_added_systems"] = hh_flows.pv_added_systems
+        row["business_pv_added_kw"] = bz_flows.pv_added_kw
+        row["solar_sharing_added_kw"] = fm_flows.pv_added_kw
+        row["solar_sharing_added_farms"] = fm_flows.pv_added_systems
+        row["ppa_added_kw"] = hh_flows.ppa_added_kw + bz_flows.ppa_added_kw
+        row["household_ppa_added_kw"] = hh_flows.ppa_added_kw
+        row["new_detached_houses"] = hh.year_total(NEW_HOUSES, kernels.EVENTS)
+        row["zeh_built"] = hh.year_total(NEW_HOUSES, kernels.SECOND_OPTION)
+        row["new_build_pv_systems"] = hh.year_total(NEW_HOUSES, kernels.PV_SYSTEMS)
+        row["ev_sales"] = hh.year_total(CARS, kernels.ADOPTING)
+        row["car_replacements"] = hh.year_total(CARS, kernels.EVENTS)
+        row["subsidised_adoptions"] = sum(f.subsidised_adoptions for f in (hh_flows, bz_flows, fm_flows))
         ledger = self.policy.ledger
         spent = ledger.spent_yen[fy - FIRST_FISCAL_YEAR]
         row["subsidy_spent_yen"] = float(spent.sum())

@@ -192,9 +192,9 @@ class PolicyEnvironment:
         self.ledger = BudgetLedger(self.programmes)
         self.programme_arrays = self._programme_arrays()
         self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
-        self._offers: dict[tuple[str, str, int], np.ndarray] = {}
+        self._offers: dict[tuple[str, int, tuple[str | None, ...]], tuple[np.ndarray, ...]] = {}
         self._campaigns_for: dict[tuple[str, str, int], list[Campaign]] = {}
-        self._campaign_tables: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._campaign_tables: dict[tuple[str, str, tuple[Campaign, ...]], tuple[np.ndarray, np.ndarray]] = {}
         tariffs = scenario.section("tariffs")
         self.residential_fit = Trajectory.from_table(tariffs["residential_yen_per_kwh"])
         self.business_fit = Trajectory.from_table(tariffs["business_yen_per_kwh"])
@@ -219,12 +219,22 @@ class PolicyEnvironment:
             ]
         return self._programmes_for[key]
 
-    def offers(self, technology: str, agents: str, fiscal_year: int) -> np.ndarray:
-        """:meth:`programmes_for` as an array, for the compiled decisions (which skip
-        the programmes closed for the year)."""
-        key = (technology, agents, fiscal_year)
+    def offers(self, agents: str, fiscal_year: int, technologies: tuple[str | None, ...]) -> tuple[np.ndarray, ...]:
+        """The grants a decision can draw on, for the compiled choice: (option, programme)
+        pairs, where option j is of ``technologies[j]`` (None: no grants). The kernels
+        skip the programmes closed for the year."""
+        key = (agents, fiscal_year, technologies)
         if key not in self._offers:
-            self._offers[key] = np.array(self.programmes_for(technology, agents, fiscal_year), dtype=np.int64)
+            pairs = [
+                (j, p)
+                for j, technology in enumerate(technologies)
+                if technology is not None
+                for p in self.programmes_for(technology, agents, fiscal_year)
+            ]
+            self._offers[key] = (
+                np.array([j for j, _ in pairs], dtype=np.int64),
+                np.array([p for _, p in pairs], dtype=np.int64),
+            )
         return self._offers[key]
 
     def _programme_arrays(self) -> tuple[np.ndarray, ...]:
@@ -276,7 +286,7 @@ class PolicyEnvironment:
 
     def campaign_tables(self, technology: str, agents: str, fiscal_year: int) -> tuple[np.ndarray, np.ndarray]:
         """(base-rate multiplier, utility bonus) by flag code."""
-        key = (technology, agents, fiscal_year)
+        key = (technology, agents, tuple(self._campaigns(technology, agents, fiscal_year)))  # years share tables
         if key not in self._campaign_tables:
             codes = len(CODE_FLAGS[FLAGS[0]])
             self._campaign_tables[key] = (

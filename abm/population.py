@@ -85,10 +85,10 @@ class Context:
     def stream(self, month: Month, purpose: str) -> tuple[int, int]:
         return self._streams(month, purpose)
 
+    @property
     def pv_constants(self) -> tuple[float, float, float, float]:
         """(yield kWh/kW, O&M yen/kW, post-FIT yen/kWh, PPA discount) for the kernels."""
-        pv = self.pv
-        return (pv.yield_kwh_per_kw, pv.om, pv.post_fit, pv.ppa_discount)
+        return self.pv.constants
 
     def peers(self, n_agents: int, n_peers: int, network: sp.csr_matrix) -> PeerExposure:
         """Peer exposure over the network, or over the ``n_peers`` agents who could
@@ -100,7 +100,7 @@ class Context:
 
 @dataclass
 class YearFlows:
-    """What happened during the current fiscal year (reset at its start)."""
+    """What a population's decisions added during the current fiscal year."""
 
     pv_added_kw: float = 0.0
     pv_added_systems: float = 0.0
@@ -108,28 +108,34 @@ class YearFlows:
     subsidised_adoptions: float = 0.0
     grant_yen: float = 0.0
 
-    def add(self, tally: np.ndarray, weight: float) -> None:
-        """Add a decision kernel's tally (per simulated agent) for agents of ``weight``."""
-        self.pv_added_kw += float(tally[kernels.PV_KW]) * weight
-        self.pv_added_systems += float(tally[kernels.PV_SYSTEMS]) * weight
-        self.ppa_added_kw += float(tally[kernels.PPA_KW]) * weight
-        self.subsidised_adoptions += float(tally[kernels.SUBSIDISED]) * weight
-        self.grant_yen += float(tally[kernels.GRANT_YEN]) * weight
 
+class Tallies:
+    """What each of a population's decisions counted (:data:`abm.kernels.TALLY`, per
+    simulated agent), in the current fiscal year (``year``, which the kernels add to)
+    and over the years before it."""
 
-class DecisionCounts:
-    """How many agents decided and chose an option, per decision, over a run (what
-    ``abm bench`` counts as the work no implementation can avoid)."""
+    def __init__(self, decisions: tuple[str, ...]):
+        self.year = {d: np.zeros(len(kernels.TALLY)) for d in decisions}
+        self.before = {d: np.zeros(len(kernels.TALLY)) for d in decisions}
 
-    def __init__(self) -> None:
-        self.deciding: dict[str, int] = {}
-        self.adopting = 0
-        self.considering = 0
+    def start_fiscal_year(self) -> None:
+        for d, tally in self.year.items():
+            self.before[d] += tally
+            tally[:] = 0.0
 
-    def add(self, decision: str, tally: np.ndarray, considering: int = 0) -> None:
-        self.deciding[decision] = self.deciding.get(decision, 0) + int(tally[kernels.DECIDING])
-        self.adopting += int(tally[kernels.ADOPTING])
-        self.considering += considering
+    def this_year(self, column: int, decisions: tuple[str, ...] | None = None) -> float:
+        return float(sum(self.year[d][column] for d in decisions or self.year))
+
+    def so_far(self, decision: str) -> np.ndarray:
+        """The decision's tally from the start of the run."""
+        return self.before[decision] + self.year[decision]
+
+    def flows(self, weight: float) -> YearFlows:
+        """This fiscal year's flows, for agents of ``weight``."""
+        k = kernels
+        return YearFlows(
+            *(self.this_year(c) * weight for c in (k.PV_KW, k.PV_SYSTEMS, k.PPA_KW, k.SUBSIDISED, k.GRANT_YEN))
+        )
 
 
 class RooftopPV:
@@ -143,8 +149,7 @@ class RooftopPV:
     pv_kw: np.ndarray  # capacity owned outright
     ppa_kw: np.ndarray  # capacity under a PPA
     pv_peers: PeerExposure
-    flows: YearFlows
-    counts: DecisionCounts
+    tallies: Tallies
     codes: np.ndarray  # flag codes (abm.policy.FLAGS) that do not change
     excluded: np.ndarray  # agents who cannot consider rooftop PV this month
 
@@ -161,14 +166,22 @@ class RooftopPV:
         self._pv_factors = self.ctx.pv.factors(rate[self.owners], fit_term).rows
         self._attitude_term = attitude_term
 
+    @property
+    def flows(self) -> YearFlows:
+        return self.tallies.flows(self.weight)
+
     def start_pv_year(self, fiscal_year: int) -> None:
         """This fiscal year's prices, tariffs, measures and grants for the PV decision."""
         policy, b, prefix, agents = self.ctx.policy, self.ctx.behaviour, self.behaviour_prefix, self.agent_type
         participation, reduction = policy.joint_purchase(fiscal_year)
         self._pv_inputs = (*self._pv_year(fiscal_year), participation, reduction, policy.ppa_maturity(fiscal_year))
         multiplier, pv_bonus = policy.campaign_tables("pv", agents, fiscal_year)
-        self._pv_multiplier = multiplier
-        self._pv_max_multiplier = policy.max_base_rate_multiplier("pv", agents, fiscal_year)
+        self._pv_consideration = (
+            b[f"{prefix}_pv_p"],
+            b[f"{prefix}_pv_q"],
+            multiplier,
+            policy.max_base_rate_multiplier("pv", agents, fiscal_year),
+        )
         self._pv_behaviour = (
             b["econ_weight"],
             b["peer_weight"],
@@ -177,43 +190,28 @@ class RooftopPV:
             pv_bonus,
             policy.campaign_tables("ppa", agents, fiscal_year)[1],
         )
-        self._pv_offers = policy.offers("pv", agents, fiscal_year)
-        self._ppa_offers = policy.offers("ppa", agents, fiscal_year)
+        self._pv_offers = policy.offers(agents, fiscal_year, (None, "pv", "ppa"))
 
-    def rooftop_pv(self, month: Month, p: float, q: float) -> None:
-        """This month's roof owners considering PV, and their choices."""
-        ctx, step = self.ctx, month.step
-        considering = kernels.draw_considerers(
+    def rooftop_pv(self, month: Month) -> None:
+        """This month's roof owners considering PV, and their choices
+        (:func:`abm.kernels.rooftop_pv`)."""
+        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        kernels.rooftop_pv(
             ctx.stream(month, f"{self.agent_type}.pv.consider"),
-            self.owners,
-            step,
-            p,
-            q,
-            self._pv_multiplier,
-            self._pv_max_multiplier,
-            self.codes,
-            self.pv_peers.state,
-            self.pv_kw,
-            self.ppa_kw,
-            self.excluded,
-        )
-        if considering.size == 0:
-            return
-        policy = ctx.policy
-        adopters, tally = kernels.decide_rooftop_pv(
             ctx.stream(month, f"{self.agent_type}.pv.choose"),
-            considering,
+            self.owners,
+            self._pv_consideration,
             self.codes,
+            self.excluded,
             self._roof_kw,
             self._pv_factors,
             self._factor_column,
             self._attitude_term,
             self.pv_peers.state,
-            ctx.pv_constants(),
+            ctx.pv_constants,
             self._pv_inputs,
             self._pv_behaviour,
             self._pv_offers,
-            self._ppa_offers,
             policy.programme_arrays,
             policy.ledger.arrays,
             self.weight,
@@ -222,10 +220,8 @@ class RooftopPV:
             month.days,
             self.pv_kw,
             self.ppa_kw,
+            self.tallies.year[f"{self.agent_type}:pv/ppa"],
         )
-        self.pv_peers.add(adopters, month=step)
-        self.flows.add(tally, self.weight)
-        self.counts.add(f"{self.agent_type}:pv/ppa", tally, considering.size)
 
     def seed_initial_pv(self, pool: np.ndarray, target_kw: float, kw: np.ndarray) -> None:
         """Random roof owners of ``pool`` who had PV before April 2014, up to ``target_kw``."""
