@@ -29,10 +29,7 @@ import scipy.sparse as sp
 
 from abm import kernels
 from abm.clock import Month
-from abm.kernels import DT_YEARS, bernoulli_positions, draw_considerers
 from abm.policy import PolicyEnvironment, flag_codes
-
-__all__ = ["DT_YEARS", "Decision", "Option", "PeerExposure", "bernoulli_positions", "choose", "draw_considerers"]
 
 BEFORE_THE_FIRST_MONTH = -1  # the month of the initial stock's peer counts
 

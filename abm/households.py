@@ -16,8 +16,8 @@ import numpy as np
 from abm import kernels
 from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
 from abm.clock import Month
-from abm.decision import DT_YEARS
 from abm.economics import annuity
+from abm.kernels import DT_YEARS
 from abm.population import Context, RooftopPV, Tallies
 
 # the households' decisions, as their tallies are keyed

@@ -13,7 +13,7 @@ implements the same rules as the array model runs under the scenario
   "nothing" (utility 0): ``constant + econ_weight * NPV / gross cost + attitude
   term + peer_weight * s``. The logit probability is exactly the chance that "buy"
   wins under independent Gumbel noise on both utilities, as in
-  :func:`abm.decision.choose`. NPV is :meth:`abm.economics.PVEconomics.buy_npv`
+  :func:`abm.kernels.choose`. NPV is :meth:`abm.economics.PVEconomics.buy_npv`
   for the household's own roof and discount rate at this fiscal year's prices.
 * Before April 2014, random owners have PV until their capacity reaches
   ``initial_pv_systems`` typical systems (the array model's

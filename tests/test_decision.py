@@ -1,5 +1,5 @@
-"""The decision rule (abm/decision.py): consideration draws, peer exposure and the
-logit choice with first-come grants.
+"""The decision rule (abm/decision.py, compiled in abm/kernels.py): consideration
+draws, peer exposure and the logit choice with first-come grants.
 
 * With identical agents, peer share over the whole population and certain adoption,
   ``draw_considerers`` is the Bass model: checked against the Bass closed form, against
@@ -23,7 +23,8 @@ import pytest
 
 from abm import kernels
 from abm.clock import Month
-from abm.decision import Option, PeerExposure, bernoulli_positions, choose, draw_considerers
+from abm.decision import Option, PeerExposure, choose
+from abm.kernels import bernoulli_positions, draw_considerers
 from abm.network import small_world
 from abm.policy import PolicyEnvironment
 from abm.scenario import load_scenario
