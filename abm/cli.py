@@ -62,8 +62,8 @@ def parser() -> argparse.ArgumentParser:
         help="use the scenario's [behaviour] values instead of drawing them from calibration/posterior.csv",
     )
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
-    cal.add_argument("--budget", type=positive_int, help="model runs in all (default 16384; --quick 768)")
-    cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 7; --quick 4)")
+    cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 768)")
+    cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 8; --quick 4)")
     cal.add_argument("--scale", type=fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
     cal.add_argument("--seed", type=seed_number, help="master seed of the calibration (default 2014)")
     cal.add_argument("--quick", action="store_true", help="a small calibration that exercises the whole path")

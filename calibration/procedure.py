@@ -101,8 +101,9 @@ PPA_STOCKS = {
 class Settings:
     """How a calibration is made; two calibrations with equal settings are equal."""
 
-    budget: int = 16384
-    generations: int = 7
+    # about 40 minutes on two cores with the compiled kernels
+    budget: int = 32768
+    generations: int = 8
     accept_fraction: float = 0.1
     scale: float = 0.25
     seed: int = 2014
