@@ -16,13 +16,13 @@ Conventions:
   whole population, held in node 0. A node's row holds its count of adopting peers
   and, for the mid-month share, what last month's change of the count needs, kept
   lazily so that no step touches every agent: the month the count last changed, the
-  count at the start of that month and the change during the month before it. One
-  row is one cache line's worth, which is what a random update costs.
+  count at the start of that month and the change during the month before it. A row
+  is 16 bytes, so that a random update reads one cache line.
 - An agent's *flag code* is ``bit 0``: its house is being built this month, ``bit 1``:
   it is a large emitter (:data:`abm.policy.FLAGS`); eligibility and campaign tables
   are indexed by it.
-- ``programmes`` is :meth:`abm.policy.PolicyEnvironment.programme_arrays`, ``ledger``
-  :meth:`abm.policy.BudgetLedger.arrays`.
+- ``programmes`` is :func:`abm.policy.programme_arrays` of the scenario's programmes,
+  ``ledger`` :attr:`abm.policy.BudgetLedger.arrays`.
 """
 
 from __future__ import annotations
@@ -253,6 +253,15 @@ def grant_amount(programmes, p, kw, cost_yen):
         if band_from[p, b] <= kw < band_to[p, b]:
             amount += band_yen[p, b]
     return min(min(amount, cap[p]), share[p] * cost_yen)
+
+
+@jit
+def grant_amounts(programmes, p, kw, cost_yen):
+    """:func:`grant_amount` for each of several systems."""
+    out = np.empty(kw.size)
+    for i in range(kw.size):
+        out[i] = grant_amount(programmes, p, kw[i], cost_yen[i])
+    return out
 
 
 @jit

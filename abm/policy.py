@@ -76,11 +76,10 @@ class SubsidyProgramme:
         return _in_years(self.first_fiscal_year, self.last_fiscal_year, fiscal_year)
 
     def amount_yen(self, kw: np.ndarray, cost_yen: np.ndarray) -> np.ndarray:
-        """The grant each applicant would receive, before the budget is considered."""
-        amount = self.flat_yen + self.yen_per_kw * kw
-        for kw_from, kw_to, yen in self.bands:
-            amount = amount + np.where((kw >= kw_from) & (kw < kw_to), yen, 0.0)
-        return np.minimum(np.minimum(amount, self.cap_yen), self.max_share_of_cost * cost_yen)
+        """The grant each applicant would receive, before the budget is considered
+        (:func:`abm.kernels.grant_amount`)."""
+        kw, cost_yen = np.broadcast_arrays(np.asarray(kw, dtype=float), np.asarray(cost_yen, dtype=float))
+        return kernels.grant_amounts(programme_arrays((self,)), 0, kw.ravel(), cost_yen.ravel()).reshape(kw.shape)
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ class PolicyEnvironment:
             Campaign.from_table(name, table) for name, table in sorted(scenario.section("campaigns").items())
         )
         self.ledger = BudgetLedger(self.programmes)
-        self.programme_arrays = self._programme_arrays()
+        self.programme_arrays = programme_arrays(self.programmes)
         self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
         self._offers: dict[tuple[str, int, tuple[str | None, ...]], tuple[np.ndarray, ...]] = {}
         self._campaigns_for: dict[tuple[str, str, int], list[Campaign]] = {}
@@ -236,30 +235,6 @@ class PolicyEnvironment:
                 np.array([p for _, p in pairs], dtype=np.int64),
             )
         return self._offers[key]
-
-    def _programme_arrays(self) -> tuple[np.ndarray, ...]:
-        """The programmes' rules as arrays: (flat yen, yen per kW, cap, share of cost,
-        size bands from / to / yen, padded with empty bands, eligibility by flag code)."""
-        progs = self.programmes
-        n_bands = max((len(p.bands) for p in progs), default=0)
-        band_from = np.zeros((len(progs), n_bands))
-        band_to = np.zeros((len(progs), n_bands))
-        band_yen = np.zeros((len(progs), n_bands))
-        for i, p in enumerate(progs):
-            for b, (kw_from, kw_to, yen) in enumerate(p.bands):
-                band_from[i, b], band_to[i, b], band_yen[i, b] = kw_from, kw_to, yen
-        codes = len(CODE_FLAGS[FLAGS[0]])
-        table = np.array([np.broadcast_to(eligible(p.eligibility, CODE_FLAGS), codes) for p in progs], dtype=bool)
-        return (
-            np.array([p.flat_yen for p in progs], dtype=float),
-            np.array([p.yen_per_kw for p in progs], dtype=float),
-            np.array([p.cap_yen for p in progs], dtype=float),
-            np.array([p.max_share_of_cost for p in progs], dtype=float),
-            band_from,
-            band_to,
-            band_yen,
-            table.reshape(len(progs), codes),
-        )
 
     def _campaigns(self, technology: str, agents: str, fiscal_year: int) -> list[Campaign]:
         key = (technology, agents, fiscal_year)
@@ -318,6 +293,31 @@ class PolicyEnvironment:
         if m and fiscal_year >= m["pv_on_new_houses_from_fiscal_year"]:
             return m.get("compliance_share", 1.0)
         return 0.0
+
+
+def programme_arrays(programmes: tuple[SubsidyProgramme, ...]) -> tuple[np.ndarray, ...]:
+    """Programmes' rules as arrays, for the compiled choice: (flat yen, yen per kW,
+    cap, share of cost, size bands from / to / yen, padded with empty bands,
+    eligibility by flag code)."""
+    n_bands = max((len(p.bands) for p in programmes), default=0)
+    band_from = np.zeros((len(programmes), n_bands))
+    band_to = np.zeros((len(programmes), n_bands))
+    band_yen = np.zeros((len(programmes), n_bands))
+    for i, p in enumerate(programmes):
+        for b, (kw_from, kw_to, yen) in enumerate(p.bands):
+            band_from[i, b], band_to[i, b], band_yen[i, b] = kw_from, kw_to, yen
+    codes = len(CODE_FLAGS[FLAGS[0]])
+    table = np.array([np.broadcast_to(eligible(p.eligibility, CODE_FLAGS), codes) for p in programmes], dtype=bool)
+    return (
+        np.array([p.flat_yen for p in programmes], dtype=float),
+        np.array([p.yen_per_kw for p in programmes], dtype=float),
+        np.array([p.cap_yen for p in programmes], dtype=float),
+        np.array([p.max_share_of_cost for p in programmes], dtype=float),
+        band_from,
+        band_to,
+        band_yen,
+        table.reshape(len(programmes), codes),
+    )
 
 
 def eligible(eligibility: str, flags: dict[str, np.ndarray]) -> np.ndarray | bool:
