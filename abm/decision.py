@@ -100,11 +100,6 @@ class Decision:
     grant_yen: np.ndarray
 
 
-def gumbel(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard Gumbel noise, as -log of standard exponentials."""
-    return -np.log(rng.standard_exponential(size=shape))
-
-
 def choose(
     rng: np.random.Generator,
     policy: PolicyEnvironment,
@@ -130,9 +125,10 @@ def choose(
     for j, opt in enumerate(options):
         if opt.technology is not None:
             option_kw[j], option_cost[j] = opt.kw, opt.cost_yen
+    stream = kernels.Stream(rng)
     chosen, received = kernels.choose(
-        kernels.Stream(rng),
-        utility + gumbel(rng, (n, k)),
+        stream,
+        utility + kernels.gumbels(stream, n, k),
         np.asarray(yen_to_utility, dtype=float),
         option_kw,
         option_cost,

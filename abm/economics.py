@@ -194,9 +194,6 @@ class PVFactors:
     def of(cls, **factors: np.ndarray) -> PVFactors:
         return cls(np.stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))
 
-    def take(self, idx: np.ndarray) -> PVFactors:
-        return PVFactors(np.take(self.rows, idx, axis=1))
-
 
 @value_function
 def ev_npv(

@@ -36,7 +36,7 @@ from numba.core import types
 from numba.core.extending import intrinsic, typeof_impl
 
 from abm.clock import MONTHS_PER_YEAR
-from abm.economics import ev_npv, pv_buy_npv, pv_ppa_npv
+from abm.economics import PVFactors, ev_npv, pv_buy_npv, pv_ppa_npv
 
 DT_YEARS = 1.0 / MONTHS_PER_YEAR
 # relative slack when comparing a running total of grants with a budget
@@ -161,6 +161,16 @@ def uniform(rng):
 @jit
 def gumbel(rng):
     return -np.log(-np.log(uniform(rng)))
+
+
+@jit
+def gumbels(rng, rows, columns):
+    """A (rows x columns) array of independent standard Gumbel draws."""
+    out = np.empty((rows, columns))
+    for i in range(rows):
+        for j in range(columns):
+            out[i, j] = gumbel(rng)
+    return out
 
 
 @jit
@@ -460,18 +470,26 @@ def logistic(rng):
     return np.log(u / (1.0 - u))
 
 
+# rows of PVFactors.rows
+OWN, FIT, POST_FIT, OM, PPA_DURING, PPA_OWN_AFTER, PPA_EXPORT_AFTER, PPA_OM_AFTER = (
+    PVFactors.NAMES.index(name)
+    for name in ("own", "fit", "post_fit", "om", "ppa_during", "ppa_own_after", "ppa_export_after", "ppa_om_after")
+)
+
+
 @jit
 def pv_npv(pv, kw, cost_yen_per_kw, factors, column, self_share, retail, fit):
-    """NPV of buying PV for the owner of ``factors``' ``column``."""
+    """NPV of buying PV for the owner of ``factors``' ``column`` (rows of
+    :class:`abm.economics.PVFactors`)."""
     f = factors[:, column]
-    return pv_buy_npv(pv, kw, cost_yen_per_kw, f[0], f[1], f[2], f[3], self_share, retail, fit)
+    return pv_buy_npv(pv, kw, cost_yen_per_kw, f[OWN], f[FIT], f[POST_FIT], f[OM], self_share, retail, fit)
 
 
 @jit
 def ppa_npv(pv, kw, factors, column, self_share, retail):
     """NPV of a PPA for the owner of ``factors``' ``column``."""
     f = factors[:, column]
-    return pv_ppa_npv(pv, kw, f[4], f[5], f[6], f[7], self_share, retail)
+    return pv_ppa_npv(pv, kw, f[PPA_DURING], f[PPA_OWN_AFTER], f[PPA_EXPORT_AFTER], f[PPA_OM_AFTER], self_share, retail)
 
 
 @jit

@@ -152,9 +152,6 @@ class BudgetLedger:
         self.fiscal_year = fiscal_year
         self.closed[:] = False
 
-    def remaining_yen(self, index: int) -> float:
-        return self.programmes[index].annual_budget_yen - self.spent_yen[self.row, index]
-
     def grant(
         self,
         index: int,

@@ -123,8 +123,9 @@ class Tallies:
             self.before[d] += tally
             tally[:] = 0.0
 
-    def this_year(self, column: int, decisions: tuple[str, ...] | None = None) -> float:
-        return float(sum(self.year[d][column] for d in decisions or self.year))
+    def this_year(self, column: int) -> float:
+        """This fiscal year's count of ``column`` over all the decisions."""
+        return float(sum(tally[column] for tally in self.year.values()))
 
     def so_far(self, decision: str) -> np.ndarray:
         """The decision's tally from the start of the run."""
