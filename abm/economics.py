@@ -10,10 +10,10 @@ scenario's trend.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from abm.clock import FISCAL_YEARS
+from abm.kernels import PV_FACTOR_NAMES, pv_buy_npv, pv_ppa_npv
 from abm.scenario import Scenario
 from abm.trajectory import Trajectory
 
@@ -74,32 +74,6 @@ class Market:
         }
 
 
-# The value functions work on scalars (in the compiled decisions, one agent at a
-# time) and on arrays alike.
-value_function = numba.njit(cache=True, nogil=True)
-
-
-@value_function
-def pv_buy_npv(constants, kw, cost_yen_per_kw, own, fit_factor, post_fit_factor, om_factor, self_share, retail, fit):
-    """NPV of buying PV, before grants: self-consumption at the retail price, exports
-    at the FIT and then the post-FIT price, less O&M and capital. ``constants`` is
-    :attr:`PVEconomics.constants`; ``own`` .. ``om_factor`` are :class:`PVFactors`."""
-    yield_kwh_per_kw, om, post_fit, _ = constants
-    own_value = self_share * retail * own
-    export = (1 - self_share) * (fit * fit_factor + post_fit * post_fit_factor)
-    return yield_kwh_per_kw * kw * (own_value + export) - kw * (om * om_factor + cost_yen_per_kw)
-
-
-@value_function
-def pv_ppa_npv(constants, kw, during, own_after, export_after, om_after, self_share, retail):
-    """NPV of a PPA: PV power at a discount during the term, then the system for free."""
-    yield_kwh_per_kw, om, post_fit, ppa_discount = constants
-    e = yield_kwh_per_kw * kw
-    discount = e * self_share * retail * ppa_discount * during
-    after = e * (self_share * retail * own_after + (1 - self_share) * post_fit * export_after)
-    return discount + after - kw * om * om_after
-
-
 class PVEconomics:
     """Net present value of rooftop PV and PPA contracts for given agents."""
 
@@ -142,7 +116,7 @@ class PVEconomics:
         retail: float,
         fit: float,
     ) -> np.ndarray:
-        """NPV of buying PV, before grants (:func:`pv_buy_npv`)."""
+        """NPV of buying PV, before grants (:func:`abm.kernels.pv_buy_npv`)."""
         return pv_buy_npv(self.constants, kw, cost_yen_per_kw, f.own, f.fit, f.post_fit, f.om, self_share, retail, fit)
 
     def buy_npv(
@@ -159,7 +133,7 @@ class PVEconomics:
         return self.buy_npv_with(kw, cost_yen_per_kw, self.factors(rate, fit_term), self_share, retail, fit)
 
     def ppa_npv_with(self, kw: np.ndarray, f: PVFactors, self_share: float | np.ndarray, retail: float) -> np.ndarray:
-        """NPV of a PPA (:func:`pv_ppa_npv`)."""
+        """NPV of a PPA (:func:`abm.kernels.pv_ppa_npv`)."""
         return pv_ppa_npv(
             self.constants, kw, f.ppa_during, f.ppa_own_after, f.ppa_export_after, f.ppa_om_after, self_share, retail
         )
@@ -170,40 +144,17 @@ class PVEconomics:
 
 class PVFactors:
     """Present-value factors of PV cash flows (yen now per yen a year), one per agent,
-    held as the rows of one array so that taking some agents' factors is one gather."""
+    held as the rows of one array (the kernels read an agent's column)."""
 
-    NAMES = (
-        "own",  # self-consumption: price trend and degradation, years 1..life
-        "fit",  # exports during the FIT term
-        "post_fit",  # exports after the FIT term
-        "om",  # O&M, years 1..life
-        "ppa_during",  # PPA discount on self-consumption during the term
-        "ppa_own_after",  # self-consumption after the term (system owned)
-        "ppa_export_after",  # exports after the term
-        "ppa_om_after",
-    )
+    NAMES = PV_FACTOR_NAMES  # the order of the rows, stated in abm.kernels
 
     def __init__(self, rows: np.ndarray):
         if rows.ndim != 2 or rows.shape[0] != len(self.NAMES):
             raise ValueError(f"need one row per factor {self.NAMES}, got shape {rows.shape}")
         self.rows = rows
-        for name, row in zip(self.NAMES, rows, strict=True):  # NAMES is the one statement of the order
+        for name, row in zip(self.NAMES, rows, strict=True):
             setattr(self, name, row)
 
     @classmethod
     def of(cls, **factors: np.ndarray) -> PVFactors:
         return cls(np.stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))
-
-
-@value_function
-def ev_npv(
-    annuity_factor: np.ndarray,
-    premium_yen: float,
-    km_per_year: float,
-    petrol_yen_per_km: float,
-    electricity_yen_per_km: np.ndarray | float,
-) -> np.ndarray:
-    """NPV of an EV over a petrol car, before grants; ``annuity_factor`` is the
-    present value of 1 yen a year over the years the buyer appraises."""
-    saving = (petrol_yen_per_km - electricity_yen_per_km) * km_per_year
-    return saving * annuity_factor - premium_yen

@@ -3,7 +3,9 @@
 Each population's decision in a month is one call into a kernel here that draws the
 agents who act, values their options, lets them choose with first-come grants and
 updates their state, looping over the acting agents only. Compiled with numba
-(cached on disk), the month costs a few microseconds of Python besides that work,
+(cached on disk; every compiled function lives in this one file, because numba
+renews a cached function when its own file changes, not when a function it calls
+from another file does), the month costs a few microseconds of Python besides that work,
 where the same rules written as numpy array operations cost several hundred calls a
 month (see ``abm bench``). The rules are those of :mod:`abm.decision`, whose
 docstring states them; the kernels take plain arrays and scalars so that the
@@ -36,7 +38,6 @@ from numba.core import types
 from numba.core.extending import intrinsic, typeof_impl
 
 from abm.clock import MONTHS_PER_YEAR
-from abm.economics import PVFactors, ev_npv, pv_buy_npv, pv_ppa_npv
 
 DT_YEARS = 1.0 / MONTHS_PER_YEAR
 # relative slack when comparing a running total of grants with a budget
@@ -470,17 +471,57 @@ def logistic(rng):
     return np.log(u / (1.0 - u))
 
 
-# rows of PVFactors.rows
-OWN, FIT, POST_FIT, OM, PPA_DURING, PPA_OWN_AFTER, PPA_EXPORT_AFTER, PPA_OM_AFTER = (
-    PVFactors.NAMES.index(name)
-    for name in ("own", "fit", "post_fit", "om", "ppa_during", "ppa_own_after", "ppa_export_after", "ppa_om_after")
+# Present-value factors of PV cash flows, the rows of abm.economics.PVFactors
+PV_FACTOR_NAMES = (
+    "own",  # self-consumption: price trend and degradation, years 1..life
+    "fit",  # exports during the FIT term
+    "post_fit",  # exports after the FIT term
+    "om",  # O&M, years 1..life
+    "ppa_during",  # PPA discount on self-consumption during the term
+    "ppa_own_after",  # self-consumption after the term (system owned)
+    "ppa_export_after",  # exports after the term
+    "ppa_om_after",
 )
+OWN, FIT, POST_FIT, OM, PPA_DURING, PPA_OWN_AFTER, PPA_EXPORT_AFTER, PPA_OM_AFTER = range(len(PV_FACTOR_NAMES))
+
+
+# The value functions work one agent at a time here and on arrays of agents in
+# abm.economics alike.
+
+
+@jit
+def pv_buy_npv(constants, kw, cost_yen_per_kw, own, fit_factor, post_fit_factor, om_factor, self_share, retail, fit):
+    """NPV of buying PV, before grants: self-consumption at the retail price, exports
+    at the FIT and then the post-FIT price, less O&M and capital. ``constants`` is
+    :attr:`abm.economics.PVEconomics.constants`; ``own`` .. ``om_factor`` are
+    present-value factors (:data:`PV_FACTOR_NAMES`)."""
+    yield_kwh_per_kw, om, post_fit, _ = constants
+    own_value = self_share * retail * own
+    export = (1 - self_share) * (fit * fit_factor + post_fit * post_fit_factor)
+    return yield_kwh_per_kw * kw * (own_value + export) - kw * (om * om_factor + cost_yen_per_kw)
+
+
+@jit
+def pv_ppa_npv(constants, kw, during, own_after, export_after, om_after, self_share, retail):
+    """NPV of a PPA: PV power at a discount during the term, then the system for free."""
+    yield_kwh_per_kw, om, post_fit, ppa_discount = constants
+    e = yield_kwh_per_kw * kw
+    discount = e * self_share * retail * ppa_discount * during
+    after = e * (self_share * retail * own_after + (1 - self_share) * post_fit * export_after)
+    return discount + after - kw * om * om_after
+
+
+@jit
+def ev_npv(annuity_factor, premium_yen, km_per_year, petrol_yen_per_km, electricity_yen_per_km):
+    """NPV of an EV over a petrol car, before grants; ``annuity_factor`` is the
+    present value of 1 yen a year over the years the buyer appraises."""
+    saving = (petrol_yen_per_km - electricity_yen_per_km) * km_per_year
+    return saving * annuity_factor - premium_yen
 
 
 @jit
 def pv_npv(pv, kw, cost_yen_per_kw, factors, column, self_share, retail, fit):
-    """NPV of buying PV for the owner of ``factors``' ``column`` (rows of
-    :class:`abm.economics.PVFactors`)."""
+    """NPV of buying PV for the owner of ``factors``' ``column``."""
     f = factors[:, column]
     return pv_buy_npv(pv, kw, cost_yen_per_kw, f[OWN], f[FIT], f[POST_FIT], f[OM], self_share, retail, fit)
 

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from abm.clock import FISCAL_YEARS
-from abm.economics import Market, PVEconomics, annuity, ev_npv
+from abm.economics import Market, PVEconomics, annuity
+from abm.kernels import ev_npv
 
 
 def brute_annuity(rate: float, growth: float, first: int, last: int) -> float:
