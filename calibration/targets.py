@@ -52,8 +52,6 @@ import numpy as np
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 CALENDAR, FISCAL = "calendar", "fiscal"
-# a run more than this factor from an observation (none at all, say) counts as that far
-ERROR_FACTOR_CAP = 20.0
 # share of a calendar year that falls in the fiscal year that began in it
 CALENDAR_SHARE_OF_FISCAL_YEAR = 0.75
 
@@ -121,21 +119,11 @@ class Pattern:
         return value * self.factor
 
     def error(self, simulated: np.ndarray, holdout_after: int | None) -> float:
-        """Normalised error of one run: the root mean square over the fitted years of
-        the log ratio of simulated to observed, a ratio beyond a factor of
-        :data:`ERROR_FACTOR_CAP` counting as that factor (NaN where a share has no
-        denominator).
-
-        The log ratio counts a factor too high and the same factor too low alike. A
-        relative error does not (-50% and +100% are both a factor of 2), so a
-        tolerance on it admits more runs below an observation than above it, and the
-        accepted runs fall short of the observation on average."""
+        """Normalised error of one run: the root mean square of relative errors over
+        the fitted years."""
         mask = self.fitted(holdout_after)
         sim, obs = simulated[mask], self._obs[mask]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.log(sim / obs)
-        cap = np.log(ERROR_FACTOR_CAP)
-        return float(np.sqrt(np.mean(np.clip(log_ratio, -cap, cap) ** 2)))
+        return float(np.sqrt(np.mean(((sim - obs) / obs) ** 2)))
 
 
 def last_fiscal_year_needed(patterns: Sequence[Pattern]) -> int:

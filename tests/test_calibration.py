@@ -45,7 +45,6 @@ from calibration.abc import (
 from calibration.procedure import QUICK, Settings, calibrate, run_store
 from calibration.targets import (
     CALENDAR,
-    ERROR_FACTOR_CAP,
     FISCAL,
     Pattern,
     distance,
@@ -183,24 +182,11 @@ def test_calendar_alignment_and_cumulative_patterns():
     assert share.simulated(outputs) == pytest.approx([2015.75 / 4 * 100])
     cum = Pattern("k", "k", "n", FISCAL, (2014, 2016), (1.0, 1.0), ("all",), "s", cumulative=True)
     assert cum.simulated(outputs) == pytest.approx([4.0, 12.0])
-    # log ratios: a factor of 2 too high in one year of two
+    # relative errors: 100% too high in one year of two
     fiscal = Pattern("f", "f", "u", FISCAL, (2015, 2016), (2015.0, 1008.0), ("flow",), "s")
-    assert fiscal.error(fiscal.simulated(outputs), None) == pytest.approx(np.log(2) / np.sqrt(2))
+    assert fiscal.error(fiscal.simulated(outputs), None) == pytest.approx(np.sqrt(0.5))
     assert fiscal.error(fiscal.simulated(outputs), 2015) == pytest.approx(0.0)
     assert distance([fiscal], outputs, 2015) == pytest.approx(0.0)
-
-
-def test_pattern_error_is_symmetric_in_factors_and_capped():
-    """A factor too low is as far as the same factor too high; nothing at all is as far
-    as the cap; a share without a denominator makes the run infinitely far."""
-    p = Pattern("f", "f", "u", FISCAL, (2015,), (10.0,), ("flow",), "s")
-    assert p.error(np.array([5.0]), None) == pytest.approx(p.error(np.array([20.0]), None))
-    assert p.error(np.array([0.0]), None) == pytest.approx(np.log(ERROR_FACTOR_CAP))
-    assert p.error(np.array([1e6]), None) == pytest.approx(np.log(ERROR_FACTOR_CAP))
-    assert p.error(np.array([np.nan]), None) != p.error(np.array([np.nan]), None)  # NaN
-    outputs = {"fiscal_year": [2014, 2015], "flow": [0.0, 0.0], "none": [0.0, 0.0]}
-    share = Pattern("s", "s", "%", FISCAL, (2015,), (1.0,), ("flow",), "s", denominator=("none",))
-    assert distance([share], outputs, None) == float("inf")
 
 
 def test_zeh_share_of_all_new_detached_houses():
