@@ -134,11 +134,7 @@ def choose(
         option_cost,
         policy.offers(agents, month.fiscal_year, tuple(opt.technology for opt in options)),
         np.broadcast_to(flag_codes(flags), n).copy(),
-        policy.programme_arrays,
-        policy.ledger.arrays,
+        policy.grants(month),
         float(weight),
-        policy.ledger.row,
-        month.step,
-        month.days,
     )
     return Decision(chosen=chosen, grant_yen=received)

@@ -74,7 +74,7 @@ class Farmers:
         self._offers = policy.offers(self.agent_type, fy, (None, "solar_sharing"))
 
     def step(self, month: Month) -> None:
-        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        ctx, policy = self.ctx, self.ctx.policy
         kernels.solar_sharing(
             ctx.stream(month, "farmers.solar_sharing.consider"),
             ctx.stream(month, "farmers.solar_sharing.choose"),
@@ -91,12 +91,8 @@ class Farmers:
             self._inputs,
             self._behaviour,
             self._offers,
-            policy.programme_arrays,
-            policy.ledger.arrays,
+            policy.grants(month),
             self.weight,
-            policy.ledger.row,
-            step,
-            month.days,
             self.kw,
             self.tallies.year[SOLAR_SHARING],
         )

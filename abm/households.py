@@ -131,7 +131,7 @@ class Households(RooftopPV):
     def build_houses(self, month: Month) -> None:
         """New detached houses: a house with PV keeps it, the others decide afresh
         (:func:`abm.kernels.build_houses`)."""
-        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        ctx, policy = self.ctx, self.ctx.policy
         self._rebuilt_idx = kernels.build_houses(
             ctx.stream(month, "households.build"),
             self.owners,
@@ -152,18 +152,14 @@ class Households(RooftopPV):
             self._build_inputs,
             self._build_behaviour,
             self._build_offers,
-            policy.programme_arrays,
-            policy.ledger.arrays,
+            policy.grants(month),
             self.weight,
-            policy.ledger.row,
-            step,
-            month.days,
             self.tallies.year[NEW_HOUSES],
         )
 
     def replace_cars(self, month: Month) -> None:
         """Car replacements: an EV or a petrol car (:func:`abm.kernels.replace_cars`)."""
-        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        ctx, policy = self.ctx, self.ctx.policy
         kernels.replace_cars(
             ctx.stream(month, "households.cars"),
             self.car_owners,
@@ -178,12 +174,8 @@ class Households(RooftopPV):
             self._car_inputs,
             self._car_behaviour,
             self._ev_offers,
-            policy.programme_arrays,
-            policy.ledger.arrays,
+            policy.grants(month),
             self.weight,
-            policy.ledger.row,
-            step,
-            month.days,
             self.tallies.year[CARS],
         )
 

@@ -254,6 +254,9 @@ def draw_considerers(
 
 # ---------------------------------------------------------------- grants
 
+# the month's step in a grants tuple (abm.policy.PolicyEnvironment.grants)
+MONTH = 3
+
 
 @jit
 def grant_amount(programmes, p, kw, cost_yen):
@@ -322,12 +325,8 @@ def choose(
     option_cost,
     offers,
     codes,
-    programmes,
-    ledger,
+    grants,
     weight,
-    row,
-    month,
-    days,
 ):
     """Each agent's choice among options, with first-come grants and re-decision.
 
@@ -340,8 +339,11 @@ def choose(
     every applicant they arrive in a random order over the month's ``days``, and an
     agent refused re-decides without the grant (keeping its taste); a programme that
     ran out is closed to everybody not yet granted. Agents who then leave an option
-    give its grants back. Returns (chosen option, grant received) per agent.
+    give its grants back. ``grants`` is :meth:`abm.policy.PolicyEnvironment.grants`
+    for the month; each agent stands for ``weight`` real ones. Returns (chosen option,
+    grant received) per agent.
     """
+    programmes, ledger, row, month, days = grants
     m, k = noisy.shape
     if m == 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
@@ -536,7 +538,7 @@ def ppa_npv(pv, kw, factors, column, self_share, retail):
 @jit
 def rooftop_pv(
     consider_rng, rng, owners, consideration, codes, excluded, roof_kw, factors, factor_column, attitude_term,
-    peers, pv, year, behaviour, offers, programmes, ledger, weight, row, month, days, pv_kw, ppa_kw,
+    peers, pv, year, behaviour, offers, grants, weight, pv_kw, ppa_kw,
     tally,
 ):  # fmt: skip
     """Roof owners who consider PV this month choose among nothing (0), buying PV (1)
@@ -551,6 +553,7 @@ def rooftop_pv(
     ``ppa_kw`` of those who adopt, counts them as adopting peers and adds to ``tally``
     (:data:`TALLY`).
     """
+    month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
     considering = draw_considerers(
         consider_rng, owners, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, pv_kw, ppa_kw,
@@ -590,10 +593,7 @@ def rooftop_pv(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = kw * cost
         option_cost[2, t] = gross
-    chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
-        month, days,
-    )  # fmt: skip
+    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[CONSIDERING] += m
     for t in range(m):
@@ -611,8 +611,7 @@ def rooftop_pv(
 @jit
 def build_houses(
     rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_column,
-    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, offers, programmes, ledger,
-    weight, row, month, days, tally,
+    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, offers, grants, weight, tally,
 ):  # fmt: skip
     """This month's new detached houses, and what their owners build.
 
@@ -626,6 +625,7 @@ def build_houses(
     with PV as adopting peers, adds to ``tally`` (``EVENTS``: every new house) and
     returns the rebuilt houses.
     """
+    month = grants[MONTH]
     cost_kw, retail, fit, self_share, zeh_kwh, zeh_premium, mandate_share = year
     econ_weight, peer_weight, pv_constant, zeh_constant, pv_bonus, zeh_bonus = behaviour
     for i in previous:
@@ -664,10 +664,7 @@ def build_houses(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = gross_pv
         option_cost[2, t] = gross_zeh
-    chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
-        month, days,
-    )  # fmt: skip
+    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[EVENTS] += chosen_owners.size
     for t in range(m):
@@ -685,7 +682,7 @@ def build_houses(
 @jit
 def replace_cars(
     rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, peers, year, behaviour,
-    offers, programmes, ledger, weight, row, month, days, tally,
+    offers, grants, weight, tally,
 ):  # fmt: skip
     """This month's car replacements: a petrol car (0) or an EV (1).
 
@@ -696,6 +693,7 @@ def replace_cars(
     EV as adopting peers, and those switching back to petrol as no longer adopting;
     adds to ``tally`` (``EVENTS``: replacements).
     """
+    month = grants[MONTH]
     premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km = year
     econ_weight, peer_weight, ev_bonus = behaviour
     replacing = car_owners[bernoulli_positions(rng, car_owners.size, probability)]
@@ -714,10 +712,7 @@ def replace_cars(
         npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
         utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
         noisy[t, 1] = utility + logistic(rng)
-    chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
-        month, days,
-    )  # fmt: skip
+    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[EVENTS] += k
     to_ev = np.empty(k, dtype=np.int64)
@@ -740,7 +735,7 @@ def replace_cars(
 @jit
 def solar_sharing(
     consider_rng, rng, farmers, consideration, codes, nobody, capacity_kw, covered_ha, has_successor, factors,
-    peers, pv, year, behaviour, offers, programmes, ledger, weight, row, month, days, kw_state, tally,
+    peers, pv, year, behaviour, offers, grants, weight, kw_state, tally,
 ):  # fmt: skip
     """Farmers who consider solar sharing this month choose between nothing (0) and
     solar sharing (1).
@@ -751,6 +746,7 @@ def solar_sharing(
     Sets ``kw_state`` of adopters, counts them as adopting peers and adds to
     ``tally``.
     """
+    month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
     considering = draw_considerers(
         consider_rng, farmers, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, kw_state,
@@ -782,10 +778,7 @@ def solar_sharing(
         yen_to_utility[t, 0] = rate
         option_kw[1, t] = kw
         option_cost[1, t] = gross
-    chosen, received = choose(
-        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, programmes, ledger, weight, row,
-        month, days,
-    )  # fmt: skip
+    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[CONSIDERING] += m
     for t in range(m):

@@ -256,6 +256,11 @@ class PolicyEnvironment:
             out = out + np.where(eligible(c.eligibility, flags), c.utility_bonus, 0.0)
         return out
 
+    def grants(self, month: Month) -> tuple:
+        """What the compiled choice needs of the grants in ``month``: (programme rules,
+        ledger arrays, the ledger's fiscal-year row, the month's step, its days)."""
+        return (self.programme_arrays, self.ledger.arrays, self.ledger.row, month.step, month.days)
+
     def campaign_tables(self, technology: str, agents: str, fiscal_year: int) -> tuple[np.ndarray, np.ndarray]:
         """(base-rate multiplier, utility bonus) by flag code."""
         key = (technology, agents, tuple(self._campaigns(technology, agents, fiscal_year)))  # years share tables

@@ -196,7 +196,7 @@ class RooftopPV:
     def rooftop_pv(self, month: Month) -> None:
         """This month's roof owners considering PV, and their choices
         (:func:`abm.kernels.rooftop_pv`)."""
-        ctx, policy, step = self.ctx, self.ctx.policy, month.step
+        ctx, policy = self.ctx, self.ctx.policy
         kernels.rooftop_pv(
             ctx.stream(month, f"{self.agent_type}.pv.consider"),
             ctx.stream(month, f"{self.agent_type}.pv.choose"),
@@ -213,12 +213,8 @@ class RooftopPV:
             self._pv_inputs,
             self._pv_behaviour,
             self._pv_offers,
-            policy.programme_arrays,
-            policy.ledger.arrays,
+            policy.grants(month),
             self.weight,
-            policy.ledger.row,
-            step,
-            month.days,
             self.pv_kw,
             self.ppa_kw,
             self.tallies.year[f"{self.agent_type}:pv/ppa"],
