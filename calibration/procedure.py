@@ -36,7 +36,7 @@ from abm.runner import RunResult
 from abm.scenario import DEFAULTS, load_scenario
 from calibration.abc import Generation, Parameter, generation_sizes, smc
 from calibration.report import summarise, write_report
-from calibration.targets import Pattern, distance, last_fiscal_year_needed, load_patterns
+from calibration.targets import SHARE_RATIO_CAP, Pattern, distance, last_fiscal_year_needed, load_patterns
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 # the years with observed outcomes (residential PV additions: calendar 2015-2020)
@@ -290,7 +290,8 @@ def settings_record(
         ),
         "distance": (
             "weighted root mean square over fitted patterns of each pattern's normalised error: "
-            "the root mean square of relative errors over its fitted years"
+            "the root mean square over its fitted years of relative errors (kW and permit series) or of "
+            f"log(simulated / observed), capped at a factor of {SHARE_RATIO_CAP:g} (shares)"
         ),
         **dataclasses.asdict(s),
         "scenario_files": [os.path.relpath(f, CALIBRATION_DIR.parent) for f in scenario_files],

@@ -46,6 +46,7 @@ from calibration.procedure import QUICK, Settings, calibrate, run_store
 from calibration.targets import (
     CALENDAR,
     FISCAL,
+    SHARE_RATIO_CAP,
     Pattern,
     distance,
     load_patterns,
@@ -187,6 +188,36 @@ def test_calendar_alignment_and_cumulative_patterns():
     assert fiscal.error(fiscal.simulated(outputs), None) == pytest.approx(np.sqrt(0.5))
     assert fiscal.error(fiscal.simulated(outputs), 2015) == pytest.approx(0.0)
     assert distance([fiscal], outputs, 2015) == pytest.approx(0.0)
+
+
+def test_share_errors_are_log_ratios_symmetric_in_factors():
+    years = [2015, 2016]
+    outputs = {"fiscal_year": years, "sold": [2.0, 0.5], "none": [0.0, 0.0], "all": [1.0, 1.0]}
+    share = Pattern("s", "s", "%", FISCAL, (2015, 2016), (1.0, 1.0), ("sold",), "s", denominator=("all",))
+    # twice and half the observation are equally far: log 2 in both years
+    assert share.error(share.simulated(outputs), None) == pytest.approx(np.log(2))
+    none = dataclasses.replace(share, numerator=("none",))
+    assert none.error(none.simulated(outputs), None) == pytest.approx(np.log(SHARE_RATIO_CAP))
+    kw = Pattern("k", "k", "kW", FISCAL, (2015, 2016), (1.0, 1.0), ("sold",), "s")
+    assert kw.error(kw.simulated(outputs), None) == pytest.approx(np.sqrt((1.0**2 + 0.5**2) / 2))
+
+
+def test_share_tolerance_is_centred_when_shares_spread_evenly_over_their_log():
+    """Why shares are fitted on log ratios: runs whose share is spread evenly over its
+    logarithm (as a flat prior on a logit constant spreads it) and kept within a
+    tolerance of an observation are centred on it with log ratios, and fall short of
+    it on average with relative errors."""
+    rng = np.random.default_rng(5)
+    shares = 10 ** rng.uniform(-2, 1, 40_000)
+    share = Pattern("s", "s", "%", FISCAL, (2021,), (0.6,), ("ev",), "s", denominator=("cars",))
+    kw = dataclasses.replace(share, denominator=())
+
+    def kept(pattern):  # the 12% nearest: a window of about +-40% around 0.6
+        errors = np.array([pattern.error(np.array([v]), None) for v in shares])
+        return shares[errors < np.quantile(errors, 0.12)]
+
+    assert np.exp(np.log(kept(share)).mean()) == pytest.approx(0.6, rel=0.01)
+    assert kept(kw).mean() < 0.6 * 0.97
 
 
 def test_zeh_share_of_all_new_detached_houses():
