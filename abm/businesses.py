@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm import kernels
 from abm.city import BusinessAttributes
 from abm.clock import Month
 from abm.policy import FLAGS
@@ -30,7 +31,7 @@ class Businesses(RooftopPV):
         self.owners = np.flatnonzero(attributes.owns_roof)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
         self.tallies = Tallies(("businesses:pv/ppa",))
-        self.codes = attributes.large_emitter.astype(np.int64) << FLAGS.index("large_emitters")
+        self.codes = attributes.large_emitter.astype(np.int8) << FLAGS.index("large_emitters")
         self.excluded = np.zeros(n, dtype=bool)  # no business is being built
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
@@ -60,8 +61,9 @@ class Businesses(RooftopPV):
 
     def stocks(self) -> dict[str, float]:
         w = self.weight
+        pv_kw, pv_systems = kernels.stock(self.pv_kw)
         return {
-            "business_pv_kw": float(self.pv_kw.sum(dtype=np.float64)) * w,
-            "business_pv_systems": float(np.count_nonzero(self.pv_kw)) * w,
-            "business_ppa_kw": float(self.ppa_kw.sum(dtype=np.float64)) * w,
+            "business_pv_kw": pv_kw * w,
+            "business_pv_systems": float(pv_systems) * w,
+            "business_ppa_kw": kernels.stock(self.ppa_kw)[0] * w,
         }

@@ -33,7 +33,7 @@ class Farmers:
         self.capacity_kw = self.covered_ha * f["kw_per_ha"]
         self.kw = np.zeros(attributes.n)
         self.everyone = np.arange(attributes.n)
-        self.codes = np.zeros(attributes.n, dtype=np.int64)  # no flags apply to farmers
+        self.codes = np.zeros(attributes.n, dtype=np.int8)  # no flags apply to farmers
         self.nobody = np.zeros(attributes.n, dtype=bool)
         self.successor = attributes.has_successor.astype(float)
         self.peers = ctx.peers(attributes.n, attributes.n, attributes.network)

@@ -39,7 +39,7 @@ class Households(RooftopPV):
         self.rebuilt = np.zeros(n, dtype=bool)  # rebuilt this month
         self.excluded = self.rebuilt  # a house being rebuilt has just made its PV choice
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
-        self.codes = np.zeros(n, dtype=np.int64)  # new builds are flagged month by month
+        self.codes = np.zeros(n, dtype=np.int8)  # flag codes (new builds are flagged in the kernels)
         self.owners = np.flatnonzero(attributes.dwelling == DETACHED_OWNER)
         self.car_owners = np.flatnonzero(attributes.has_car)
         self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
@@ -182,11 +182,13 @@ class Households(RooftopPV):
     def stocks(self) -> dict[str, float]:
         """End-of-period stocks, weighted to the whole city."""
         w = self.weight
+        pv_kw, pv_systems = kernels.stock(self.pv_kw)
+        ppa_kw, ppa_contracts = kernels.stock(self.ppa_kw)
         return {
-            "residential_pv_kw": float(self.pv_kw.sum(dtype=np.float64)) * w,
-            "residential_pv_systems": float(np.count_nonzero(self.pv_kw)) * w,
-            "household_ppa_kw": float(self.ppa_kw.sum(dtype=np.float64)) * w,
-            "household_ppa_contracts": float(np.count_nonzero(self.ppa_kw)) * w,
+            "residential_pv_kw": pv_kw * w,
+            "residential_pv_systems": float(pv_systems) * w,
+            "household_ppa_kw": ppa_kw * w,
+            "household_ppa_contracts": float(ppa_contracts) * w,
             "zeh_houses": float(np.count_nonzero(self.zeh)) * w,
             "evs": float(np.count_nonzero(self.ev)) * w,
             "detached_owner_households": self.owners.size * w,

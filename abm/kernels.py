@@ -116,6 +116,19 @@ def midmonth_shares(peers, agents, month):
     return out
 
 
+@jit
+def stock(kw):
+    """Total (summed in float64) and number of the non-zero entries of ``kw``, in one
+    pass. Summing float32 capacities of a city in float64 is exact in any order, so
+    the total is numpy's to the bit."""
+    total, count = 0.0, 0
+    for v in kw:
+        if v != 0:
+            total += v
+            count += 1
+    return total, count
+
+
 # ---------------------------------------------------------------- random draws
 
 
@@ -236,16 +249,22 @@ def draw_considerers(
     for position in positions:
         i = pool[position]
         u = uniform(rng)  # drawn for every candidate, so draws do not depend on state
+        # accept with probability (1 - exp(-hazard dt)) / c_max. Most candidates are
+        # rejected on their peers' share alone, with the largest multiplier (reading
+        # one row of memory rather than five); 1 - exp(-x) <= x settles them
+        share = midmonth_share(peers, i, month) if peer_rate > 0 else 0.0
+        v = u * c_max
+        if v >= (base_rate * max_multiplier + peer_rate * share) * DT_YEARS:
+            continue
         if held_a[i] != 0 or held_b[i] != 0 or excluded[i]:
             continue
         hazard = 0.0
         if base_rate > 0:
             hazard += base_rate * multiplier[codes[i]]
         if peer_rate > 0:
-            hazard += peer_rate * midmonth_share(peers, i, month)
-        # accept with probability (1 - exp(-hazard dt)) / c_max; x - x^2/2 <= 1 - exp(-x) <= x
-        # settles most candidates without the exponential
-        x, v = hazard * DT_YEARS, u * c_max
+            hazard += peer_rate * share
+        # x - x^2/2 <= 1 - exp(-x) <= x settles most of the others without the exponential
+        x = hazard * DT_YEARS
         if v < x - 0.5 * x * x or (v < x and v < -np.expm1(-x)):
             out[k] = i
             k += 1
