@@ -65,6 +65,12 @@ class Households(RooftopPV):
         self._ev_own_utility = (
             b["ev_constant"] + b["ev_apartment_constant"] * (attributes.dwelling == APARTMENT) + attitude_term
         )
+        owners = self.car_owners
+        self._car_bounds = (
+            (float(self._ev_own_utility[owners].max()), float(self._car_factor[owners].min()),
+             float(self._car_factor[owners].max()))
+            if owners.size else (0.0, 0.0, 0.0)
+        )  # fmt: skip
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
@@ -170,6 +176,7 @@ class Households(RooftopPV):
             self.codes,
             self._car_factor,
             self._ev_own_utility,
+            self._car_bounds,
             self.ev_peers.state,
             self._car_inputs,
             self._car_behaviour,

@@ -378,7 +378,7 @@ def choose(
         if closed[p]:
             continue
         for i in range(m):
-            if eligible[p, codes[i]]:
+            if eligible[p, codes[i]] and noisy[i, j] > -np.inf:
                 a = grant_amount(programmes, p, option_kw[j, i], option_cost[j, i])
                 if a > 0:
                     amount[o, i] = a
@@ -699,18 +699,50 @@ def build_houses(
 
 
 @jit
+def _ev_utility_bound(
+    bounds, rate, premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km, ev_bonus, offers, grants
+):  # fmt: skip
+    """The largest utility of an EV over petrol, peers aside, that any car owner can
+    have this month, every open grant included: own part, value, bonus."""
+    own_max, factor_min, factor_max = bounds
+    saving = (petrol_per_km - min(grid_per_km, own_pv_per_km)) * km
+    value = (factor_max if saving > 0 else factor_min) * saving - premium
+    programmes, ledger = grants[0], grants[1]
+    eligible, closed = programmes[7], ledger[2]
+    grant = 0.0
+    offer_option, offer_programme = offers
+    for o in range(offer_option.size):
+        p = offer_programme[o]
+        if offer_option[o] == 1 and not closed[p] and eligible[p].any():
+            grant += max(grant_amount(programmes, p, 0.0, gross), 0.0)
+    return own_max + rate * (value + grant) + ev_bonus.max()
+
+
+@jit
+def _logistic_floor(bound):
+    """The uniform below which a logistic taste ``log(u / (1 - u))`` is surely below
+    ``-bound``, with a margin for rounding."""
+    return 1.0 / (1.0 + np.exp(bound + 1e-6))
+
+
+@jit
 def replace_cars(
-    rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, peers, year, behaviour,
-    offers, grants, weight, tally,
+    rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, bounds, peers, year,
+    behaviour, offers, grants, weight, tally,
 ):  # fmt: skip
     """This month's car replacements: a petrol car (0) or an EV (1).
 
     ``year`` is (EV premium yen, EV gross price yen, km a year, petrol yen/km,
     electricity yen/km from the grid, from a household's own PV); ``behaviour`` is
     (econ weight, peer weight, EV bonus by flag code). ``own_utility`` is the
-    household's own part of an EV's utility. Counts the households switching to an
-    EV as adopting peers, and those switching back to petrol as no longer adopting;
-    adds to ``tally`` (``EVENTS``: replacements).
+    household's own part of an EV's utility; ``bounds`` is (its largest value, the
+    smallest and the largest ``car_factor``) over car owners. Counts the households
+    switching to an EV as adopting peers, and those switching back to petrol as no
+    longer adopting; adds to ``tally`` (``EVENTS``: replacements).
+
+    Most replacements are settled by the taste draw alone: a petrol owner whose taste
+    for an EV is below minus the largest utility any owner could have with every
+    grant on offer keeps petrol, and its attributes are never read.
     """
     month = grants[MONTH]
     premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km = year
@@ -722,15 +754,23 @@ def replace_cars(
     yen_to_utility = np.full((k, 1), rate)
     option_kw = np.zeros((2, k))
     option_cost = np.full((2, k), gross)
-    agent_codes = np.empty(k, dtype=np.int64)
+    agent_codes = np.zeros(k, dtype=np.int64)
+    bound = _ev_utility_bound(
+        bounds, rate, premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km, ev_bonus, offers, grants
+    )
+    taste_floor = _logistic_floor(bound + max(peer_weight, 0.0))  # a peer share of 1
     for t in range(k):
         i = replacing[t]
+        u = uniform(rng)
+        if u < taste_floor and not ev[i]:
+            noisy[t, 1] = -np.inf
+            continue
         code = codes[i] | (1 if rebuilt[i] else 0)
         agent_codes[t] = code
         per_km = own_pv_per_km if pv_kw[i] > 0 else grid_per_km
         npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
         utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
-        noisy[t, 1] = utility + logistic(rng)
+        noisy[t, 1] = utility + np.log(u / (1.0 - u))
     chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[EVENTS] += k
