@@ -143,18 +143,19 @@ class PVEconomics:
 
 
 class PVFactors:
-    """Present-value factors of PV cash flows (yen now per yen a year), one per agent,
-    held as the rows of one array (the kernels read an agent's column)."""
+    """Present-value factors of PV cash flows (yen now per yen a year): one row per
+    agent of one array, so that a kernel reads an agent's eight factors from one
+    cache line."""
 
-    NAMES = PV_FACTOR_NAMES  # the order of the rows, stated in abm.kernels
+    NAMES = PV_FACTOR_NAMES  # the order of the columns, stated in abm.kernels
 
-    def __init__(self, rows: np.ndarray):
-        if rows.ndim != 2 or rows.shape[0] != len(self.NAMES):
-            raise ValueError(f"need one row per factor {self.NAMES}, got shape {rows.shape}")
-        self.rows = rows
-        for name, row in zip(self.NAMES, rows, strict=True):
-            setattr(self, name, row)
+    def __init__(self, table: np.ndarray):
+        if table.ndim != 2 or table.shape[1] != len(self.NAMES):
+            raise ValueError(f"need one column per factor {self.NAMES}, got shape {table.shape}")
+        self.table = np.ascontiguousarray(table)
+        for k, name in enumerate(self.NAMES):
+            setattr(self, name, self.table[:, k])
 
     @classmethod
     def of(cls, **factors: np.ndarray) -> PVFactors:
-        return cls(np.stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))
+        return cls(np.column_stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))

@@ -40,7 +40,7 @@ class Farmers:
         self.tallies = Tallies((SOLAR_SHARING,))
         # every farmer discounts at the same rate: one set of factors serves all
         rate = np.array([f["discount_rate"]])
-        self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"]).rows
+        self._pv_factors = ctx.pv.factors(rate, self.t["fit_term_years_business"]).table
         self._crop_loss_factor = float(annuity(rate, 0.0, 1, self.t["pv_life_years"])[0])
 
     @property

@@ -150,7 +150,7 @@ class Households(RooftopPV):
             self.codes,
             self._roof_kw,
             self._pv_factors,
-            self._factor_column,
+            self._factor_row,
             self._attitude_term,
             self._zeh_savings_factor,
             self.pv_peers.state,

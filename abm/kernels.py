@@ -80,7 +80,8 @@ def peer_add(peers, month, agents, sign):
 def peer_share(peers, agent):
     """Share of ``agent``'s peers who have adopted."""
     node = agent if peers[0].size else 0
-    return peers[2][node, COUNT] * peers[3][node]
+    count = peers[2][node, COUNT]
+    return count * peers[3][node] if count else 0.0
 
 
 @jit
@@ -96,8 +97,10 @@ def midmonth_share(peers, agent, month):
         change = nodes[node, COUNT] - nodes[node, START]
     else:
         change = 0
-    share = (nodes[node, COUNT] + 0.5 * change) * inverse_degree[node]
-    return min(max(share, 0.0), 1.0)
+    peers_adopting = nodes[node, COUNT] + 0.5 * change
+    if peers_adopting <= 0:  # most agents: no need to read the degree
+        return 0.0
+    return min(peers_adopting * inverse_degree[node], 1.0)
 
 
 @jit
@@ -492,7 +495,7 @@ def logistic(rng):
     return np.log(u / (1.0 - u))
 
 
-# Present-value factors of PV cash flows, the rows of abm.economics.PVFactors
+# Present-value factors of PV cash flows, the columns of abm.economics.PVFactors
 PV_FACTOR_NAMES = (
     "own",  # self-consumption: price trend and degradation, years 1..life
     "fit",  # exports during the FIT term
@@ -541,22 +544,22 @@ def ev_npv(annuity_factor, premium_yen, km_per_year, petrol_yen_per_km, electric
 
 
 @jit
-def pv_npv(pv, kw, cost_yen_per_kw, factors, column, self_share, retail, fit):
-    """NPV of buying PV for the owner of ``factors``' ``column``."""
-    f = factors[:, column]
+def pv_npv(pv, kw, cost_yen_per_kw, factors, row, self_share, retail, fit):
+    """NPV of buying PV for the owner of ``factors``' ``row``."""
+    f = factors[row]
     return pv_buy_npv(pv, kw, cost_yen_per_kw, f[OWN], f[FIT], f[POST_FIT], f[OM], self_share, retail, fit)
 
 
 @jit
-def ppa_npv(pv, kw, factors, column, self_share, retail):
-    """NPV of a PPA for the owner of ``factors``' ``column``."""
-    f = factors[:, column]
+def ppa_npv(pv, kw, factors, row, self_share, retail):
+    """NPV of a PPA for the owner of ``factors``' ``row``."""
+    f = factors[row]
     return pv_ppa_npv(pv, kw, f[PPA_DURING], f[PPA_OWN_AFTER], f[PPA_EXPORT_AFTER], f[PPA_OM_AFTER], self_share, retail)
 
 
 @jit
 def rooftop_pv(
-    consider_rng, rng, owners, consideration, codes, excluded, roof_kw, factors, factor_column, attitude_term,
+    consider_rng, rng, owners, consideration, codes, excluded, roof_kw, factors, factor_row, attitude_term,
     peers, pv, year, behaviour, offers, grants, weight, pv_kw, ppa_kw,
     tally,
 ):  # fmt: skip
@@ -595,16 +598,16 @@ def rooftop_pv(
         kw = np.float64(roof_kw[i])
         cost = cost_kw * (1.0 - reduction if joined else 1.0)
         gross = kw * cost_kw
-        column = factor_column[i]
+        row = factor_row[i]
         code = codes[i]
         agent_codes[t] = code
         common = peer_weight * peer_share(peers, i) + attitude_term[i]
         rate = econ_weight / gross
         noisy[t, 0] = gumbel(rng)
-        buy = buy_constant + rate * pv_npv(pv, kw, cost, factors, column, self_share, retail, fit)
+        buy = buy_constant + rate * pv_npv(pv, kw, cost, factors, row, self_share, retail, fit)
         noisy[t, 1] = buy + common + pv_bonus[code] + gumbel(rng)
         if served:  # before PPA providers reach the city nobody is offered one
-            ppa = ppa_constant + rate * ppa_npv(pv, kw, factors, column, self_share, retail)
+            ppa = ppa_constant + rate * ppa_npv(pv, kw, factors, row, self_share, retail)
             noisy[t, 2] = ppa + common + ppa_bonus[code] + gumbel(rng)
         else:
             noisy[t, 2] = -np.inf
@@ -629,7 +632,7 @@ def rooftop_pv(
 
 @jit
 def build_houses(
-    rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_column,
+    rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_row,
     attitude_term, zeh_savings_factor, peers, pv, year, behaviour, offers, grants, weight, tally,
 ):  # fmt: skip
     """This month's new detached houses, and what their owners build.
@@ -670,7 +673,7 @@ def build_houses(
         kw = np.float64(roof_kw[i])
         gross_pv = kw * cost_kw
         gross_zeh = gross_pv + zeh_premium
-        npv = pv_npv(pv, kw, cost_kw, factors, factor_column[i], self_share, retail, fit)
+        npv = pv_npv(pv, kw, cost_kw, factors, factor_row[i], self_share, retail, fit)
         zeh_npv = npv + zeh_kwh * retail * zeh_savings_factor[i] - zeh_premium
         code = codes[i] | 1  # a new build
         agent_codes[t] = code

@@ -162,9 +162,9 @@ class RooftopPV:
         """What the PV decision needs of the roof owners, computed once per run:
         their present-value factors and the attitude part of their utility."""
         self._roof_kw = roof_kw
-        self._factor_column = np.full(self.pv_kw.size, -1, dtype=np.int64)
-        self._factor_column[self.owners] = np.arange(self.owners.size)
-        self._pv_factors = self.ctx.pv.factors(rate[self.owners], fit_term).rows
+        self._factor_row = np.full(self.pv_kw.size, -1, dtype=np.int64)
+        self._factor_row[self.owners] = np.arange(self.owners.size)
+        self._pv_factors = self.ctx.pv.factors(rate[self.owners], fit_term).table
         self._attitude_term = attitude_term
 
     @property
@@ -206,7 +206,7 @@ class RooftopPV:
             self.excluded,
             self._roof_kw,
             self._pv_factors,
-            self._factor_column,
+            self._factor_row,
             self._attitude_term,
             self.pv_peers.state,
             ctx.pv_constants,
