@@ -30,7 +30,9 @@ Weights in the distance: 2 for residential PV, observed in the city itself and t
 strategy's main lever; 1 for business PV (city data, but its 10-50 kW class also
 holds ground-mounted investment systems the model has no agent for), ZEH and EV
 (national shares applied to the city); 0.5 for solar sharing (national permits
-scaled to the city by an assumed farmland share, about two a year).
+scaled to the city by an assumed farmland share, about two a year). A pattern's
+error is the root mean square of its relative errors, or for a share of its log
+ratios (:meth:`Pattern.error` says why).
 
 Calendar against fiscal years: the FIT disclosure and the EV shares are for calendar
 years (to the end of December); the model reports fiscal years (April to March).
