@@ -475,6 +475,19 @@ CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_K
 
 
 @jit
+def _choice_arrays(agents, options, rate_columns):
+    """Zeroed inputs of :func:`choose` for ``agents`` choosing among ``options``:
+    noisy utilities, yen-to-utility rates, option kW and cost, flag codes."""
+    return (
+        np.zeros((agents, options)),
+        np.zeros((agents, rate_columns)),
+        np.zeros((options, agents)),
+        np.zeros((options, agents)),
+        np.zeros(agents, dtype=np.int64),
+    )
+
+
+@jit
 def _count(tally, chosen, received):
     tally[DECIDING] += chosen.size
     for t in range(chosen.size):
@@ -586,11 +599,7 @@ def rooftop_pv(
     cost_kw, retail, fit, self_share, participation, reduction, maturity = year
     econ_weight, peer_weight, buy_constant, ppa_constant, pv_bonus, ppa_bonus = behaviour
     m = considering.size
-    noisy = np.empty((m, 3))
-    yen_to_utility = np.empty((m, 1))
-    option_kw = np.zeros((3, m))
-    option_cost = np.zeros((3, m))
-    agent_codes = np.empty(m, dtype=np.int64)
+    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 1)
     for t in range(m):
         i = considering[t]
         joined = uniform(rng) < participation
@@ -662,11 +671,7 @@ def build_houses(
             rebuilt[i] = True
             zeh[i] = False
     deciding = deciding[:m]
-    noisy = np.empty((m, 3))
-    yen_to_utility = np.zeros((m, 3))
-    option_kw = np.zeros((3, m))
-    option_cost = np.zeros((3, m))
-    agent_codes = np.empty(m, dtype=np.int64)
+    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 3)
     for t in range(m):
         i = deciding[t]
         mandated = uniform(rng) < mandate_share
@@ -752,12 +757,10 @@ def replace_cars(
     econ_weight, peer_weight, ev_bonus = behaviour
     replacing = car_owners[bernoulli_positions(rng, car_owners.size, probability)]
     k = replacing.size
-    noisy = np.zeros((k, 2))
     rate = econ_weight / gross
-    yen_to_utility = np.full((k, 1), rate)
-    option_kw = np.zeros((2, k))
-    option_cost = np.full((2, k), gross)
-    agent_codes = np.zeros(k, dtype=np.int64)
+    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(k, 2, 1)
+    yen_to_utility[:] = rate
+    option_cost[:] = gross
     bound = _ev_utility_bound(
         bounds, rate, premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km, ev_bonus, offers, grants
     )
@@ -819,11 +822,7 @@ def solar_sharing(
     cost_kw, fit, crop_loss_yen_per_ha, crop_loss_factor = year
     econ_weight, peer_weight, constant, successor_weight, bonus = behaviour
     m = considering.size
-    noisy = np.zeros((m, 2))
-    yen_to_utility = np.empty((m, 1))
-    option_kw = np.zeros((2, m))
-    option_cost = np.zeros((2, m))
-    agent_codes = np.empty(m, dtype=np.int64)
+    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 2, 1)
     for t in range(m):
         i = considering[t]
         agent_codes[t] = codes[i]
