@@ -713,8 +713,11 @@ def _ev_utility_bound(
     """The largest utility of an EV over petrol, peers aside, that any car owner can
     have this month, every open grant included: own part, value, bonus."""
     own_max, factor_min, factor_max = bounds
-    saving = (petrol_per_km - min(grid_per_km, own_pv_per_km)) * km
-    value = (factor_max if saving > 0 else factor_min) * saving - premium
+    value_min, value_max = np.inf, -np.inf
+    for per_km in (grid_per_km, own_pv_per_km):
+        for factor in (factor_min, factor_max):
+            value = ev_npv(factor, premium, km, petrol_per_km, per_km)
+            value_min, value_max = min(value_min, value), max(value_max, value)
     programmes, ledger = grants[0], grants[1]
     eligible, closed = programmes[7], ledger[2]
     grant = 0.0
@@ -723,7 +726,8 @@ def _ev_utility_bound(
         p = offer_programme[o]
         if offer_option[o] == 1 and not closed[p] and eligible[p].any():
             grant += max(grant_amount(programmes, p, 0.0, gross), 0.0)
-    return own_max + rate * (value + grant) + ev_bonus.max()
+    # value is linear in the factor; a negative economic weight would favour the least
+    return own_max + max(rate * (value_max + grant), rate * value_min) + ev_bonus.max()
 
 
 @jit

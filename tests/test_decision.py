@@ -453,14 +453,16 @@ last_fiscal_year = 2050
     np.testing.assert_allclose(policy.ledger.grants[0], [4.0, 4.0], rtol=1e-12)
 
 
-def test_car_choices_settled_by_taste_alone_are_those_of_full_evaluation(strategy):
+@pytest.mark.parametrize("behaviour", [{}, {"econ_weight": -10.0, "peer_weight": -1.0}])
+def test_car_choices_settled_by_taste_alone_are_those_of_full_evaluation(strategy, behaviour):
     """``replace_cars`` lets a petrol owner whose taste for an EV is below minus the
     largest utility any owner could have keep petrol without reading its attributes
     (most replacements, 53-95% a year in the full city). Evaluating every owner in
-    full instead (an infinite bound) gives the same run to the bit, grants included."""
+    full instead (an infinite bound) gives the same run to the bit, grants included,
+    also with weights of the other sign than the calibrated ones."""
     runs = []
     for settle_by_taste in (True, False):
-        model = CityModel(strategy, seed=11, scale=0.05)
+        model = CityModel(strategy, seed=11, scale=0.05, behaviour=behaviour)
         if not settle_by_taste:
             hh = model.households
             hh._car_bounds = (np.inf, *hh._car_bounds[1:])
