@@ -13,6 +13,7 @@ calibrated keys only; ``abm run --no-posterior`` keeps the scenario's values.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,7 +25,8 @@ import numpy as np
 from abm.scenario import DEFAULTS
 
 # calibration/posterior.csv, in the source tree or the installed package
-POSTERIOR_PATH = Path(str(resources.files("calibration") / "posterior.csv"))
+PROJECT_DIR = Path(str(resources.files("calibration"))).resolve().parent
+POSTERIOR_PATH = PROJECT_DIR / "calibration" / "posterior.csv"
 # keeps the draw's generator apart from the generators the model derives from the seed
 DRAW_STREAM = 0x9057E7
 
@@ -89,9 +91,12 @@ def provenance(posterior: Posterior | None, draws: Sequence[Draw]) -> dict[str, 
     """What a run's provenance records about its behavioural parameters."""
     if posterior is None:
         return {"source": "scenario [behaviour] values (--no-posterior)"}
+    path = posterior.path.resolve()
     return {
         "source": "calibrated posterior",
-        "posterior": str(posterior.path),
+        # relative to the project when it is the project's, so results name no machine
+        "posterior": str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path),
+        "posterior_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "parameter_sets": len(posterior.particles),
         "draws": [
             {"replicate": r, "seed": d.seed, "particle": d.particle, "values": d.values} for r, d in enumerate(draws)

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -324,6 +325,8 @@ def test_run_draws_replicate_parameters_from_the_posterior(tmp_path, monkeypatch
     assert [d["seed"] for d in draws] == prov["seeds"]
     post = posterior_module.load(tmp_path / "posterior.csv")
     assert [d["values"] for d in draws] == [post.draw(s).values for s in prov["seeds"]]
+    digest = hashlib.sha256((tmp_path / "posterior.csv").read_bytes()).hexdigest()
+    assert prov["behaviour"]["posterior_sha256"] == digest
 
     assert main(["run", *common, "--no-posterior", "--out", str(tmp_path / "own")]) == 0
     prov = json.loads((tmp_path / "own" / "provenance.json").read_text())
@@ -333,10 +336,11 @@ def test_run_draws_replicate_parameters_from_the_posterior(tmp_path, monkeypatch
     assert main(["run", *common, "--out", str(tmp_path / "none")]) == 2
 
 
-def test_project_posterior_is_readable():
+def test_project_posterior_is_readable_and_named_relative_to_the_project():
     post = posterior_module.load()
     assert len(post.particles) >= 50
     assert post.weights.sum() == pytest.approx(1.0)
+    assert posterior_module.provenance(post, [])["posterior"] == "calibration/posterior.csv"
 
 
 # --- out of sample: the whole quick path -----------------------------------------
