@@ -501,11 +501,16 @@ def _count(tally, chosen, received):
 
 
 @jit
+def logit(u):
+    """The logistic draw of the uniform ``u`` (inversion)."""
+    return np.log(u / (1.0 - u))
+
+
+@jit
 def logistic(rng):
     """The difference of two standard Gumbel draws: the taste for the second of two
     options over the first, from one uniform."""
-    u = uniform(rng)
-    return np.log(u / (1.0 - u))
+    return logit(uniform(rng))
 
 
 # Present-value factors of PV cash flows, the columns of abm.economics.PVFactors
@@ -732,7 +737,7 @@ def _ev_utility_bound(
 
 @jit
 def _logistic_floor(bound):
-    """The uniform below which a logistic taste ``log(u / (1 - u))`` is surely below
+    """The uniform below which a logistic taste :func:`logit` is surely below
     ``-bound``, with a margin for rounding."""
     return 1.0 / (1.0 + np.exp(bound + 1e-6))
 
@@ -780,7 +785,7 @@ def replace_cars(
         per_km = own_pv_per_km if pv_kw[i] > 0 else grid_per_km
         npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
         utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
-        noisy[t, 1] = utility + np.log(u / (1.0 - u))
+        noisy[t, 1] = utility + logit(u)
     chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
     _count(tally, chosen, received)
     tally[EVENTS] += k
