@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm import kernels
 from abm.city import BusinessAttributes
 from abm.clock import Month
 from abm.policy import FLAGS
@@ -61,9 +60,9 @@ class Businesses(RooftopPV):
 
     def stocks(self) -> dict[str, float]:
         w = self.weight
-        pv_kw, pv_systems = kernels.stock(self.pv_kw)
+        pv_kw, pv_systems, ppa_kw, _ = self.pv_stocks()
         return {
             "business_pv_kw": pv_kw * w,
-            "business_pv_systems": float(pv_systems) * w,
-            "business_ppa_kw": kernels.stock(self.ppa_kw)[0] * w,
+            "business_pv_systems": pv_systems * w,
+            "business_ppa_kw": ppa_kw * w,
         }

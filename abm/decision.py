@@ -136,5 +136,7 @@ def choose(
         np.broadcast_to(flag_codes(flags), n).copy(),
         policy.grants(month),
         float(weight),
+        kernels.NO_SLOTS,
+        n,
     )
     return Decision(chosen=chosen, grant_yen=received)

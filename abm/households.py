@@ -189,13 +189,12 @@ class Households(RooftopPV):
     def stocks(self) -> dict[str, float]:
         """End-of-period stocks, weighted to the whole city."""
         w = self.weight
-        pv_kw, pv_systems = kernels.stock(self.pv_kw)
-        ppa_kw, ppa_contracts = kernels.stock(self.ppa_kw)
+        pv_kw, pv_systems, ppa_kw, ppa_contracts = self.pv_stocks()
         return {
             "residential_pv_kw": pv_kw * w,
-            "residential_pv_systems": float(pv_systems) * w,
+            "residential_pv_systems": pv_systems * w,
             "household_ppa_kw": ppa_kw * w,
-            "household_ppa_contracts": float(ppa_contracts) * w,
+            "household_ppa_contracts": ppa_contracts * w,
             "zeh_houses": float(np.count_nonzero(self.zeh)) * w,
             "evs": float(np.count_nonzero(self.ev)) * w,
             "detached_owner_households": self.owners.size * w,

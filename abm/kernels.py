@@ -119,19 +119,6 @@ def midmonth_shares(peers, agents, month):
     return out
 
 
-@jit
-def stock(kw):
-    """Total (summed in float64) and number of the non-zero entries of ``kw``, in one
-    pass. Summing float32 capacities of a city in float64 is exact in any order, so
-    the total is numpy's to the bit."""
-    total, count = 0.0, 0
-    for v in kw:
-        if v != 0:
-            total += v
-            count += 1
-    return total, count
-
-
 # ---------------------------------------------------------------- random draws
 
 
@@ -276,6 +263,9 @@ def draw_considerers(
 
 # ---------------------------------------------------------------- grants
 
+# choose's slots when every deciding agent is passed
+NO_SLOTS = np.empty(0, dtype=np.int64)
+
 # the month's step in a grants tuple (abm.policy.PolicyEnvironment.grants)
 MONTH = 3
 
@@ -349,6 +339,8 @@ def choose(
     codes,
     grants,
     weight,
+    slots,
+    arrivals,
 ):
     """Each agent's choice among options, with first-come grants and re-decision.
 
@@ -362,8 +354,11 @@ def choose(
     agent refused re-decides without the grant (keeping its taste); a programme that
     ran out is closed to everybody not yet granted. Agents who then leave an option
     give its grants back. ``grants`` is :meth:`abm.policy.PolicyEnvironment.grants`
-    for the month; each agent stands for ``weight`` real ones. Returns (chosen option,
-    grant received) per agent.
+    for the month; each agent stands for ``weight`` real ones. The order of arrival is
+    drawn over ``arrivals`` agents, of whom agent i is number ``slots[i]`` (an empty
+    ``slots``: number i), so that a caller may leave out agents who surely choose
+    option 0 without changing the draws. Returns (chosen option, grant received) per
+    agent.
     """
     programmes, ledger, row, month, days = grants
     m, k = noisy.shape
@@ -420,14 +415,16 @@ def choose(
                 days_of = np.ones(applicants.size, dtype=np.int64)  # all granted: no order needed
             else:
                 if rank.size == 0:
-                    rank = permutation(rng, m)
-                    arrival_day = np.empty(m, dtype=np.int64)
-                    for i in range(m):
+                    rank = permutation(rng, arrivals)
+                    arrival_day = np.empty(arrivals, dtype=np.int64)
+                    for i in range(arrivals):
                         arrival_day[i] = 1 + int(uniform(rng) * days)
                     arrival_day.sort()
-                applicants = applicants[np.argsort(rank[applicants])]
+                applicant_rank = rank[slots[applicants]] if slots.size else rank[applicants]
+                order = np.argsort(applicant_rank)
+                applicants = applicants[order]
                 amounts = amount[o][applicants]
-                days_of = arrival_day[rank[applicants]]
+                days_of = arrival_day[applicant_rank[order]]
             ok = grant_in_order(ledger, p, amounts, weight, days_of, row, month)
             for t in range(applicants.size):
                 if ok[t]:
@@ -455,8 +452,8 @@ def choose(
 # What a decision kernel adds up, per simulated agent (the caller weights it): agents
 # drawn to consider adopting, agents deciding, agents choosing an option other than
 # the first, agents receiving a grant, grants received (yen), and per decision PV
-# bought (kW, systems), PPA capacity (kW), option 2 chosen (ZEH) and agents whose
-# decision was a life event.
+# bought (kW, systems), PPA capacity (kW), option 2 chosen (ZEH), agents whose
+# decision was a life event, and PPA contracts.
 TALLY = (
     "considering",
     "deciding",
@@ -468,10 +465,12 @@ TALLY = (
     "ppa_kw",
     "second_option",
     "events",
+    "ppa_contracts",
 )
-CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS = range(
-    len(TALLY)
-)
+(
+    CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS,
+    PPA_CONTRACTS,
+) = range(len(TALLY))  # fmt: skip
 
 
 @jit
@@ -629,7 +628,9 @@ def rooftop_pv(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = kw * cost
         option_cost[2, t] = gross
-    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
+    )
     _count(tally, chosen, received)
     tally[CONSIDERING] += m
     for t in range(m):
@@ -641,6 +642,7 @@ def rooftop_pv(
         elif chosen[t] == 2:
             ppa_kw[i] = roof_kw[i]
             tally[PPA_KW] += roof_kw[i]
+            tally[PPA_CONTRACTS] += 1
     peer_add(peers, month, considering[chosen > 0], 1)
 
 
@@ -696,7 +698,9 @@ def build_houses(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = gross_pv
         option_cost[2, t] = gross_zeh
-    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
+    )
     _count(tally, chosen, received)
     tally[EVENTS] += chosen_owners.size
     for t in range(m):
@@ -759,7 +763,8 @@ def replace_cars(
 
     Most replacements are settled by the taste draw alone: a petrol owner whose taste
     for an EV is below minus the largest utility any owner could have with every
-    grant on offer keeps petrol, and its attributes are never read.
+    grant on offer keeps petrol: its attributes are never read and it does not enter
+    the choice (its place in the order of arrival for grants is kept).
     """
     month = grants[MONTH]
     premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km = year
@@ -767,33 +772,44 @@ def replace_cars(
     replacing = car_owners[bernoulli_positions(rng, car_owners.size, probability)]
     k = replacing.size
     rate = econ_weight / gross
-    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(k, 2, 1)
-    yen_to_utility[:] = rate
-    option_cost[:] = gross
     bound = _ev_utility_bound(
         bounds, rate, premium, gross, km, petrol_per_km, grid_per_km, own_pv_per_km, ev_bonus, offers, grants
     )
     taste_floor = _logistic_floor(bound + max(peer_weight, 0.0))  # a peer share of 1
+    # the owners not settled by their taste, with their taste and place among the k
+    slots = np.empty(k, dtype=np.int64)
+    tastes = np.empty(k)
+    n = 0
     for t in range(k):
-        i = replacing[t]
         u = uniform(rng)
-        if u < taste_floor and not ev[i]:
-            noisy[t, 1] = -np.inf
+        if u < taste_floor and not ev[replacing[t]]:
             continue
+        slots[n] = t
+        tastes[n] = u
+        n += 1
+    slots = slots[:n]
+    noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(n, 2, 1)
+    yen_to_utility[:] = rate
+    option_cost[:] = gross
+    for t in range(n):
+        i = replacing[slots[t]]
         code = codes[i] | (1 if rebuilt[i] else 0)
         agent_codes[t] = code
         per_km = own_pv_per_km if pv_kw[i] > 0 else grid_per_km
         npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
         utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
-        noisy[t, 1] = utility + logit(u)
-    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
+        noisy[t, 1] = utility + logit(tastes[t])
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, slots, k
+    )
     _count(tally, chosen, received)
+    tally[DECIDING] += k - n  # the owners who kept petrol on their taste alone
     tally[EVENTS] += k
-    to_ev = np.empty(k, dtype=np.int64)
-    to_petrol = np.empty(k, dtype=np.int64)
+    to_ev = np.empty(n, dtype=np.int64)
+    to_petrol = np.empty(n, dtype=np.int64)
     n_ev = n_petrol = 0
-    for t in range(k):
-        i = replacing[t]
+    for t in range(n):
+        i = replacing[slots[t]]
         if chosen[t] == 1 and not ev[i]:
             ev[i] = True
             to_ev[n_ev] = i
@@ -848,7 +864,9 @@ def solar_sharing(
         yen_to_utility[t, 0] = rate
         option_kw[1, t] = kw
         option_cost[1, t] = gross
-    chosen, received = choose(rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight)
+    chosen, received = choose(
+        rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
+    )
     _count(tally, chosen, received)
     tally[CONSIDERING] += m
     for t in range(m):

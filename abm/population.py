@@ -131,6 +131,10 @@ class Tallies:
         """The decision's tally from the start of the run."""
         return self.before[decision] + self.year[decision]
 
+    def since_start(self, column: int) -> float:
+        """The count of ``column`` over all the decisions from the start of the run."""
+        return float(sum(self.so_far(d)[column] for d in self.year))
+
     def flows(self, weight: float) -> YearFlows:
         """This fiscal year's flows, for agents of ``weight``."""
         k = kernels
@@ -227,3 +231,19 @@ class RooftopPV:
         chosen = order[: int(np.searchsorted(cumulative, target_kw)) + 1][: pool.size]
         self.pv_kw[chosen] = kw[chosen]
         self.pv_peers.add(chosen)
+        # float32 capacities sum exactly in float64, in any order
+        self._opening_pv = (float(np.sum(self.pv_kw, dtype=np.float64)), float(np.count_nonzero(self.pv_kw)))
+
+    def pv_stocks(self) -> tuple[float, float, float, float]:
+        """(kW owned, systems owned, kW under PPAs, PPA contracts) now, per simulated
+        agent: the opening stock plus what the decisions added. No decision removes
+        PV and the sums are exact, so this is a count of ``pv_kw`` and ``ppa_kw`` to
+        the bit, without reading them."""
+        k, t = kernels, self.tallies
+        pv_kw, systems = self._opening_pv
+        return (
+            pv_kw + t.since_start(k.PV_KW),
+            systems + t.since_start(k.PV_SYSTEMS),
+            t.since_start(k.PPA_KW),
+            t.since_start(k.PPA_CONTRACTS),
+        )
