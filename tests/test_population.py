@@ -1,0 +1,45 @@
+"""What the populations share (abm/population.py): the monthly random streams.
+
+Each decision's stream for a month must be numpy's own PCG64 stream of that decision
+advanced by the month's block, whatever was drawn before and in whatever order the
+months are asked for: the fast positioning writes the LCG state directly, and is
+checked here against numpy's ``advance``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.clock import Month
+from abm.population import STREAMS, MonthlyStreams
+
+
+def numpy_stream(seed: int, purpose: str, step: int) -> np.random.PCG64:
+    bits = np.random.PCG64(np.random.SeedSequence([seed, STREAMS.index(purpose)]))
+    bits.advance(step * MonthlyStreams.BLOCK)
+    return bits
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**40 + 3])
+def test_monthly_streams_are_numpys_streams_advanced_by_the_months_block(seed):
+    streams = MonthlyStreams(seed)
+    for step in (0, 1, 2, 443, 100, 1, 0):  # out of order and repeated, with draws between
+        for purpose in STREAMS:
+            streams(Month(step), purpose)
+            bits = streams._streams[purpose][1].bits
+            expected = numpy_stream(seed, purpose, step)
+            assert bits.state == expected.state
+            drawn = np.random.Generator(bits).random(5)
+            assert np.array_equal(drawn, np.random.Generator(expected).random(5))
+
+
+def test_monthly_streams_differ_between_decisions_months_and_seeds():
+    firsts = set()
+    for seed in (1, 2):
+        streams = MonthlyStreams(seed)
+        for step in (0, 1):
+            for purpose in STREAMS:
+                streams(Month(step), purpose)
+                firsts.add(float(np.random.Generator(streams._streams[purpose][1].bits).random()))
+    assert len(firsts) == 2 * 2 * len(STREAMS)
