@@ -63,7 +63,8 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -175,6 +176,79 @@ def peak_rss_mb(scenario_file: str, seed: int, scale: float) -> float:
     )
     value, unit = out.stdout.split()[-2:]
     return int(value) / (2**20 if unit == "B" else 1024)
+
+
+# ---------------------------------------------------------------- where the time goes
+
+# the compiled decisions, as the populations call them (abm.kernels.<name>)
+DECISION_KERNELS = ("build_houses", "rooftop_pv", "replace_cars", "solar_sharing")
+
+
+@contextmanager
+def timed_decisions() -> Iterator[dict[int, float]]:
+    """Time every call of the decision kernels while the block runs: seconds by the
+    identity of the call's tally (its last argument), i.e. by decision. The kernels
+    are wrapped where the populations look them up and restored afterwards."""
+    seconds: dict[int, float] = {}
+    originals = {name: getattr(kernels, name) for name in DECISION_KERNELS}
+
+    def timed(kernel: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return kernel(*args)
+            finally:
+                key = id(args[-1])
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
+
+        return call
+
+    for name, kernel in originals.items():
+        setattr(kernels, name, timed(kernel))
+    try:
+        yield seconds
+    finally:
+        for name, kernel in originals.items():
+            setattr(kernels, name, kernel)
+
+
+def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) -> dict[str, Any]:
+    """Full-city runs (city built) with each decision's kernel time: per decision the
+    median seconds, its deciding agents (drawn to consider, or by a life event) and
+    time per deciding agent; ``setup_s``: setting up the model on the built city (the
+    agents' state, their value factors, the initial stock); ``outside_s``: the rest of
+    the run (positioning the random streams, calling the kernels, Mesa's event loop,
+    the yearly records and the accounts)."""
+    build_city(scenario, seed, scale)
+    by_decision: dict[str, list[float]] = {}
+    runs: list[float] = []
+    setup: list[float] = []
+    deciding: dict[str, int] = {}
+    for _ in range(repeats):
+        with timed_decisions() as seconds:
+            t0 = time.perf_counter()
+            model = CityModel(scenario, seed=seed, scale=scale)
+            t1 = time.perf_counter()
+            model.run()
+            model.table()
+            runs.append(time.perf_counter() - t0)
+            setup.append(t1 - t0)
+        for population in model.populations:
+            for decision, tally in population.tallies.year.items():
+                by_decision.setdefault(decision, []).append(seconds.get(id(tally), 0.0))
+                deciding[decision] = int(population.tallies.so_far(decision)[kernels.DECIDING])
+    kernel_s = [sum(v[i] for v in by_decision.values()) for i in range(repeats)]
+    out: dict[str, Any] = {"run_s": Timing(runs).as_dict(), "setup_s": Timing(setup).as_dict(), "decisions": {}}
+    for decision, values in by_decision.items():
+        median = Timing(values).median
+        n = deciding[decision]
+        out["decisions"][decision] = {
+            "seconds": Timing(values).as_dict(),
+            "deciding_agents": n,
+            "ns_per_deciding_agent": median / n * 1e9 if n else None,
+        }
+    out["outside_s"] = Timing([r - k - s for r, k, s in zip(runs, kernel_s, setup, strict=True)]).as_dict()
+    return out
 
 
 # ---------------------------------------------------------------- the floor
@@ -493,6 +567,9 @@ def run_benchmark(
     result["peak_rss_mb"] = peak_rss_mb(scenario_file, seed, scale)
     result["peak_rss_baseline_mb"] = peak_rss_mb("-", seed, scale)
 
+    progress(f"where a full-city run's time goes: {repeats} runs with each decision timed")
+    result["decisions"] = time_decisions(scenario, seed, scale, repeats)
+
     progress("floor: counting the run's decisions and peer updates")
     timed = run_scenario(scenario, seed, scale)
     recorder, model = record_work(scenario, seed, scale)
@@ -570,6 +647,18 @@ def report(result: dict[str, Any]) -> str:
             )
     else:
         lines.append("  Mesa reference: not measured (benchmarks/ not found)")
+    d = result["decisions"]
+    lines.append(f"  where a full-city run's time goes (runs with each decision timed: {d['run_s']['median']:.3f} s):")
+    lines.append(f"    {'model set-up on the built city':<30}{d['setup_s']['median']:.3f} s")
+    for decision, r in sorted(d["decisions"].items(), key=lambda kv: -kv[1]["seconds"]["median"]):
+        per = r["ns_per_deciding_agent"]
+        lines.append(
+            f"    {decision:<30}{r['seconds']['median']:.3f} s, {r['deciding_agents']:>10,} deciding agents"
+            + (f", {per:,.0f} ns each" if per is not None else "")
+        )
+    lines.append(
+        f"    {'outside the decisions':<30}{d['outside_s']['median']:.3f} s (streams, kernel calls, Mesa, records, accounts)"
+    )
     return "\n".join(lines)
 
 
