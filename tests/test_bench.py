@@ -1,5 +1,6 @@
-"""``abm bench``: the floor is counted from the run itself without changing it, and
-the command reports every figure the issue asks for.
+"""``abm bench``: the floor is counted from the run itself without changing it, the
+breakdown of a run's time covers every decision, and the command reports every figure
+the issue asks for.
 
 Nothing here asserts a speed (timings are printed by the benchmark, not tested):
 these tests check what the figures are made of.
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 import abm.decision
-from abm.bench import WorkRecorder, record_work, replay_floor
+from abm import kernels
+from abm.bench import DECISION_KERNELS, WorkRecorder, record_work, replay_floor, time_decisions
 from abm.cli import main
 from abm.clock import N_STEPS
 from abm.model import CityModel
@@ -69,6 +71,25 @@ def test_floor_replay_does_the_models_peer_updates(counted):
         np.testing.assert_array_equal(counts, groups[g].count)
 
 
+def test_decision_timing_covers_every_decision_and_leaves_the_kernels_as_they_were(strategy, counted):
+    """The breakdown times each decision's kernel calls within the run and counts the
+    decision's deciding agents as the run does; afterwards the kernels are the
+    package's own again."""
+    originals = {name: getattr(kernels, name) for name in DECISION_KERNELS}
+    out = time_decisions(strategy, 11, SCALE, repeats=2)
+    assert {name: getattr(kernels, name) for name in DECISION_KERNELS} == originals
+    _recorder, model = counted  # the same seed and scale
+    decisions = out["decisions"]
+    assert set(decisions) == {d for p in model.populations for d in p.tallies.year}
+    for population in model.populations:
+        for decision in population.tallies.year:
+            assert decisions[decision]["deciding_agents"] == population.tallies.so_far(decision)[kernels.DECIDING]
+            assert decisions[decision]["seconds"]["median"] > 0
+    kernel_s = sum(d["seconds"]["median"] for d in decisions.values())
+    assert 0 < kernel_s < out["run_s"]["max"]
+    assert out["setup_s"]["median"] > 0 and out["outside_s"]["min"] > 0
+
+
 def test_recorder_with_no_run_counts_nothing():
     recorder = WorkRecorder()
     assert recorder.totals()["deciding_agents"] == 0
@@ -97,3 +118,4 @@ def test_abm_bench_json_reports_every_figure(capsys):
     assert list(out["mesa_reference"]) == ["1500"]
     assert out["mesa_reference_ratio"] == out["mesa_reference"]["1500"]["ratio"]
     assert out["detail"]["full_city_run_s"]["runs"] == 1
+    assert "households:ev" in out["decisions"]["decisions"]
