@@ -47,6 +47,12 @@ CSR rows and one ``np.add.at`` into a float32 count array. The initial stock of
 adopters (before April 2014) is replayed as one more update. ``floor_ratio`` =
 full-city run time / floor time: how far the model is from doing nothing but that.
 
+*Where the time goes* (``decisions``): full-city runs (city built) with every call of
+each decision's kernel timed: per decision (``households:ev``, ...) its seconds, its
+deciding agents (as the floor counts them) and the time per deciding agent; besides
+them ``setup_s``, setting up the model on the built city, and ``outside_s``, the rest
+of the run (stream positioning, kernel calls, Mesa's event loop, records, accounts).
+
 Timings on a shared machine are noisy; the medians with min and max show how much.
 Speed is printed, never asserted by the tests.
 """
