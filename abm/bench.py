@@ -51,7 +51,9 @@ full-city run time / floor time: how far the model is from doing nothing but tha
 each decision's kernel timed: per decision (``households:ev``, ...) its seconds, its
 deciding agents (as the floor counts them) and the time per deciding agent; besides
 them ``setup_s``, setting up the model on the built city, and ``outside_s``, the rest
-of the run (stream positioning, kernel calls, Mesa's event loop, records, accounts).
+of the run (stream positioning, gathering the kernels' arguments, Mesa's event loop,
+records, accounts); numba's dispatch of a call counts as the kernel's. The runs of the
+breakdown are timed with the wrappers on (``run_s``).
 
 Timings on a shared machine are noisy; the medians with min and max show how much.
 Speed is printed, never asserted by the tests.
@@ -223,8 +225,9 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
     median seconds, its deciding agents (drawn to consider, or by a life event) and
     time per deciding agent; ``setup_s``: setting up the model on the built city (the
     agents' state, their value factors, the initial stock); ``outside_s``: the rest of
-    the run (positioning the random streams, calling the kernels, Mesa's event loop,
-    the yearly records and the accounts)."""
+    the run (positioning the random streams, gathering the kernels' arguments, Mesa's
+    event loop, the yearly records and the accounts); numba's dispatch of a call counts
+    as the kernel's."""
     build_city(scenario, seed, scale)
     by_decision: dict[str, list[float]] = {}
     runs: list[float] = []
@@ -663,7 +666,7 @@ def report(result: dict[str, Any]) -> str:
             + (f", {per:,.0f} ns each" if per is not None else "")
         )
     lines.append(
-        f"    {'outside the decisions':<30}{d['outside_s']['median']:.3f} s (streams, kernel calls, Mesa, records, accounts)"
+        f"    {'outside the decisions':<30}{d['outside_s']['median']:.3f} s (streams, arguments, Mesa, records, accounts)"
     )
     return "\n".join(lines)
 

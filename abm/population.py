@@ -56,12 +56,14 @@ class MonthlyStreams:
     (``state = A state + C inc``, with ``A`` and ``C`` of the jump taken from numpy's
     own ``advance`` once per process), which costs a fraction of setting
     ``bit_generator.state`` and advancing it; the tests check that both give the same
-    state.
+    state. A copy (pickled, or deep-copied) is made anew from the seed, as the handles
+    are addresses in this object's generators.
     """
 
     BLOCK = 2**40
 
     def __init__(self, seed: int):
+        self.seed = seed
         self._streams = {}
         for i, purpose in enumerate(STREAMS):
             bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
@@ -73,6 +75,9 @@ class MonthlyStreams:
         a, c = _jump(month.step * self.BLOCK)
         words.set_state((a * state + c * inc) & _MASK_128)
         return handle
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return MonthlyStreams, (self.seed,)
 
 
 @functools.cache
@@ -89,6 +94,13 @@ def _jump(draws: int) -> tuple[int, int]:
     return (after[1] - c) & _MASK_128, c
 
 
+class _PCG64State(ctypes.Structure):
+    """numpy's ``pcg64_state``: the LCG's address and a 32-bit value kept back from the
+    last 64-bit draw."""
+
+    _fields_ = (("pcg_state", ctypes.c_void_p), ("has_uint32", ctypes.c_int), ("uinteger", ctypes.c_uint32))
+
+
 class _LCGWords:
     """The 64-bit words of a PCG64 generator's LCG state in its own memory, to set the
     state without numpy's dictionary. Which word holds the high half depends on how
@@ -96,7 +108,8 @@ class _LCGWords:
 
     def __init__(self, bits: np.random.PCG64):
         self.bits = bits  # keeps the memory alive
-        pcg_state = ctypes.c_void_p.from_address(bits.ctypes.state_address).value
+        self.header = _PCG64State.from_address(bits.ctypes.state_address)
+        pcg_state = self.header.pcg_state
         self.words = np.ctypeslib.as_array((ctypes.c_uint64 * 2).from_address(pcg_state))
         state = bits.state["state"]["state"]
         if (int(self.words[0]), int(self.words[1])) == (state & _MASK_64, state >> 64):
@@ -107,8 +120,11 @@ class _LCGWords:
             raise RuntimeError("numpy's PCG64 keeps its state in an unknown layout")
 
     def set_state(self, state: int) -> None:
+        """Set the LCG state and drop a kept 32-bit value, as numpy's ``advance`` does."""
         self.words[self.low] = state & _MASK_64
         self.words[self.high] = state >> 64
+        self.header.has_uint32 = 0
+        self.header.uinteger = 0
 
 
 @dataclass

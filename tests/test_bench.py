@@ -15,7 +15,7 @@ import pytest
 
 import abm.decision
 from abm import kernels
-from abm.bench import DECISION_KERNELS, WorkRecorder, record_work, replay_floor, time_decisions
+from abm.bench import DECISION_KERNELS, WorkRecorder, record_work, replay_floor, time_decisions, timed_decisions
 from abm.cli import main
 from abm.clock import N_STEPS
 from abm.model import CityModel
@@ -88,6 +88,14 @@ def test_decision_timing_covers_every_decision_and_leaves_the_kernels_as_they_we
     kernel_s = sum(d["seconds"]["median"] for d in decisions.values())
     assert 0 < kernel_s < out["run_s"]["max"]
     assert out["setup_s"]["median"] > 0 and out["outside_s"]["min"] > 0
+
+
+def test_decision_timing_restores_the_kernels_after_an_error():
+    originals = {name: getattr(kernels, name) for name in DECISION_KERNELS}
+    with pytest.raises(RuntimeError, match="stop"), timed_decisions():
+        assert all(getattr(kernels, name) is not originals[name] for name in DECISION_KERNELS)
+        raise RuntimeError("stop")
+    assert {name: getattr(kernels, name) for name in DECISION_KERNELS} == originals
 
 
 def test_recorder_with_no_run_counts_nothing():

@@ -358,6 +358,46 @@ def test_choose_tiny_budget_refused_agents_choose_nothing(write_scenario, weight
     assert (date.year, date.month) == (2014, 4)
 
 
+def test_choose_without_the_agents_who_surely_take_nothing_is_the_same_choice(write_scenario):
+    """Leaving out of the compiled ``choose`` the agents for whom only option 0 is open,
+    with the others' places among all of them (``slots``), gives the others the same
+    choices and grants and leaves the ledger and the stream where choosing with
+    everybody does. The tiny budget grants 5 of about 50 applicants, so the order of
+    arrival drawn over all agents decides who gets it."""
+    n = 120
+    generator = np.random.default_rng(8)
+    only_nothing = generator.random(n) < 0.6
+    noisy = np.column_stack([np.zeros(n), np.where(only_nothing, -np.inf, -50.0 + generator.random(n))])
+    yen_to_utility = np.full((n, 1), 0.1)  # +100 with the grant
+    option_kw = np.vstack([np.zeros(n), np.full(n, 4.0)])
+    option_cost = option_kw * 300000.0
+    codes = np.zeros(n, dtype=np.int64)
+    runs = []
+    for keep in (np.ones(n, dtype=bool), ~only_nothing):
+        policy = policy_with(write_scenario, TINY)
+        bits = np.random.PCG64(21)
+        chosen, received = kernels.choose(
+            tuple(kernels.Stream(bits)),
+            noisy[keep],
+            yen_to_utility[keep],
+            np.ascontiguousarray(option_kw[:, keep]),
+            np.ascontiguousarray(option_cost[:, keep]),
+            policy.offers("households", 2014, (None, "pv")),
+            codes[keep],
+            policy.grants(Month(0)),
+            1.0,
+            kernels.NO_SLOTS if keep.all() else np.flatnonzero(keep),
+            n,
+        )
+        runs.append((keep, chosen, received, policy.ledger.arrays, bits.state))
+    (_, chosen_all, received_all, ledger_all, state_all), (keep, chosen, received, ledger, state) = runs
+    assert np.count_nonzero(chosen) == 5 and np.all(received[chosen == 1] == 1000.0)
+    assert np.all(chosen_all[only_nothing] == 0)
+    assert np.array_equal(chosen_all[keep], chosen) and np.array_equal(received_all[keep], received)
+    assert all(np.array_equal(a, b) for a, b in zip(ledger_all, ledger, strict=True))
+    assert state_all == state
+
+
 def test_choose_refused_agents_keep_their_choice_without_the_grant(write_scenario):
     """Stacked programmes: a national one without budget and a city one with a tiny
     budget. Agents adopt either way; those refused the city grant get the national
