@@ -144,8 +144,8 @@ class PVEconomics:
 
 class PVFactors:
     """Present-value factors of PV cash flows (yen now per yen a year): one row per
-    agent of one array, so that a kernel reads an agent's eight factors from one
-    cache line."""
+    agent of one array, which a roof owners' table (:class:`abm.population.RooftopPV`)
+    takes as its first columns."""
 
     NAMES = PV_FACTOR_NAMES  # the order of the columns, stated in abm.kernels
 

@@ -54,11 +54,11 @@ class Households(RooftopPV):
         b = ctx.behaviour
         attitude_term = b["attitude_weight"] * (attributes.attitude - 0.5)
         rate = attributes.discount_rate
-        self.init_rooftop_pv(attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term)
-        life = t["pv_life_years"]
         # ZEH savings (no degradation) and EV running costs, valued once per run
-        self._zeh_savings_factor = np.zeros(n)
-        self._zeh_savings_factor[self.owners] = annuity(rate[self.owners], ctx.market.price_trend, 1, life)
+        zeh_savings_factor = annuity(rate[self.owners], ctx.market.price_trend, 1, t["pv_life_years"])
+        self.init_rooftop_pv(
+            attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term, zeh_savings_factor
+        )
         self._car_factor = np.zeros(n)
         self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
         # the part of an EV's utility that is the household's own, fixed for the run
@@ -148,11 +148,7 @@ class Households(RooftopPV):
             self.pv_kw,
             self.ppa_kw,
             self.codes,
-            self._roof_kw,
-            self._pv_factors,
-            self._factor_row,
-            self._attitude_term,
-            self._zeh_savings_factor,
+            self._owner_table,
             self.pv_peers.state,
             ctx.pv_constants,
             self._build_inputs,

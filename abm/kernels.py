@@ -220,7 +220,8 @@ def bernoulli_positions(rng, n, probability):
 def draw_considerers(
     rng, pool, month, base_rate, peer_rate, multiplier, max_multiplier, codes, peers, held_a, held_b, excluded
 ):
-    """Agents of ``pool`` who start considering in ``month``, in pool order.
+    """The places in ``pool`` of its agents who start considering in ``month``, in
+    pool order.
 
     Candidates are drawn at the largest hazard any agent can have, ``p max_multiplier
     + q``, and each is kept with its own probability over the candidates', so that an
@@ -256,7 +257,7 @@ def draw_considerers(
         # x - x^2/2 <= 1 - exp(-x) <= x settles most of the others without the exponential
         x = hazard * DT_YEARS
         if v < x - 0.5 * x * x or (v < x and v < -np.expm1(-x)):
-            out[k] = i
+            out[k] = position
             k += 1
     return out[:k]
 
@@ -525,6 +526,13 @@ PV_FACTOR_NAMES = (
 )
 OWN, FIT, POST_FIT, OM, PPA_DURING, PPA_OWN_AFTER, PPA_EXPORT_AFTER, PPA_OM_AFTER = range(len(PV_FACTOR_NAMES))
 
+# A roof owner's row of its population's owner table (abm.population.RooftopPV), by
+# its place among the owners: its PV value factors as above, then its roof (kW), the
+# attitude part of its utility and the present-value factor of a ZEH's savings; 16
+# columns, so that a decision finds all of them in one row of two cache lines.
+ROOF_KW, ATTITUDE, ZEH_SAVINGS = range(len(PV_FACTOR_NAMES), len(PV_FACTOR_NAMES) + 3)
+OWNER_COLUMNS = 16
+
 
 # The value functions work one agent at a time here and on arrays of agents in
 # abm.economics alike.
@@ -576,9 +584,8 @@ def ppa_npv(pv, kw, factors, row, self_share, retail):
 
 @jit
 def rooftop_pv(
-    consider_rng, rng, owners, consideration, codes, excluded, roof_kw, factors, factor_row, attitude_term,
-    peers, pv, year, behaviour, offers, grants, weight, pv_kw, ppa_kw,
-    tally,
+    consider_rng, rng, owners, consideration, codes, excluded, owner_table, peers, pv, year, behaviour, offers,
+    grants, weight, pv_kw, ppa_kw, tally,
 ):  # fmt: skip
     """Roof owners who consider PV this month choose among nothing (0), buying PV (1)
     and a PPA (2).
@@ -588,9 +595,9 @@ def rooftop_pv(
     the choice draws from ``rng``. ``year`` is (cost yen/kW, expected retail price,
     FIT, self-consumption share, joint-purchase participation, its cost reduction,
     PPA maturity); ``behaviour`` is (econ weight, peer weight, buy constant, PPA
-    constant, PV bonus by flag code, PPA bonus by flag code). Sets ``pv_kw`` and
-    ``ppa_kw`` of those who adopt, counts them as adopting peers and adds to ``tally``
-    (:data:`TALLY`).
+    constant, PV bonus by flag code, PPA bonus by flag code); ``owner_table`` has a
+    row for each of ``owners`` (:data:`ROOF_KW`). Sets ``pv_kw`` and ``ppa_kw`` of
+    those who adopt, counts them as adopting peers and adds to ``tally`` (:data:`TALLY`).
     """
     month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
@@ -605,22 +612,22 @@ def rooftop_pv(
     m = considering.size
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 1)
     for t in range(m):
-        i = considering[t]
+        row = considering[t]
+        i = owners[row]
         joined = uniform(rng) < participation
         served = uniform(rng) < maturity
-        kw = np.float64(roof_kw[i])
+        kw = owner_table[row, ROOF_KW]
         cost = cost_kw * (1.0 - reduction if joined else 1.0)
         gross = kw * cost_kw
-        row = factor_row[i]
         code = codes[i]
         agent_codes[t] = code
-        common = peer_weight * peer_share(peers, i) + attitude_term[i]
+        common = peer_weight * peer_share(peers, i) + owner_table[row, ATTITUDE]
         rate = econ_weight / gross
         noisy[t, 0] = gumbel(rng)
-        buy = buy_constant + rate * pv_npv(pv, kw, cost, factors, row, self_share, retail, fit)
+        buy = buy_constant + rate * pv_npv(pv, kw, cost, owner_table, row, self_share, retail, fit)
         noisy[t, 1] = buy + common + pv_bonus[code] + gumbel(rng)
         if served:  # before PPA providers reach the city nobody is offered one
-            ppa = ppa_constant + rate * ppa_npv(pv, kw, factors, row, self_share, retail)
+            ppa = ppa_constant + rate * ppa_npv(pv, kw, owner_table, row, self_share, retail)
             noisy[t, 2] = ppa + common + ppa_bonus[code] + gumbel(rng)
         else:
             noisy[t, 2] = -np.inf
@@ -634,22 +641,24 @@ def rooftop_pv(
     _count(tally, chosen, received)
     tally[CONSIDERING] += m
     for t in range(m):
-        i = considering[t]
+        row = considering[t]
+        i = owners[row]
+        kw = owner_table[row, ROOF_KW]  # a float32 roof, exactly
         if chosen[t] == 1:
-            pv_kw[i] = roof_kw[i]
-            tally[PV_KW] += roof_kw[i]
+            pv_kw[i] = kw
+            tally[PV_KW] += kw
             tally[PV_SYSTEMS] += 1
         elif chosen[t] == 2:
-            ppa_kw[i] = roof_kw[i]
-            tally[PPA_KW] += roof_kw[i]
+            ppa_kw[i] = kw
+            tally[PPA_KW] += kw
             tally[PPA_CONTRACTS] += 1
-    peer_add(peers, month, considering[chosen > 0], 1)
+    peer_add(peers, month, owners[considering[chosen > 0]], 1)
 
 
 @jit
 def build_houses(
-    rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, roof_kw, factors, factor_row,
-    attitude_term, zeh_savings_factor, peers, pv, year, behaviour, offers, grants, weight, tally,
+    rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, owner_table, peers, pv, year, behaviour,
+    offers, grants, weight, tally,
 ):  # fmt: skip
     """This month's new detached houses, and what their owners build.
 
@@ -659,37 +668,41 @@ def build_houses(
     with PV (2). ``year`` is (PV cost yen/kW on a new house, expected retail price,
     FIT, self-consumption share, ZEH savings kWh a year, ZEH premium yen, share of new
     houses under the PV obligation); ``behaviour`` is (econ weight, peer weight, PV
-    constant, ZEH constant, PV bonus and ZEH bonus by flag code). Counts houses built
-    with PV as adopting peers, adds to ``tally`` (``EVENTS``: every new house) and
-    returns the rebuilt houses.
+    constant, ZEH constant, PV bonus and ZEH bonus by flag code); ``owner_table`` has
+    a row for each of ``owners`` (:data:`ROOF_KW`). Counts houses built with PV as
+    adopting peers, adds to ``tally`` (``EVENTS``: every new house) and returns the
+    rebuilt houses.
     """
     month = grants[MONTH]
     cost_kw, retail, fit, self_share, zeh_kwh, zeh_premium, mandate_share = year
     econ_weight, peer_weight, pv_constant, zeh_constant, pv_bonus, zeh_bonus = behaviour
     for i in previous:
         rebuilt[i] = False
-    chosen_owners = owners[bernoulli_positions(rng, owners.size, probability)]
-    deciding = np.empty(chosen_owners.size, dtype=np.int64)
+    places = bernoulli_positions(rng, owners.size, probability)
+    deciding = np.empty(places.size, dtype=np.int64)
+    rows = np.empty(places.size, dtype=np.int64)
     m = 0
-    for i in chosen_owners:
+    for row in places:
+        i = owners[row]
         if pv_kw[i] == 0 and ppa_kw[i] == 0:
             deciding[m] = i
+            rows[m] = row
             m += 1
             rebuilt[i] = True
             zeh[i] = False
     deciding = deciding[:m]
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 3)
     for t in range(m):
-        i = deciding[t]
+        i, row = deciding[t], rows[t]
         mandated = uniform(rng) < mandate_share
-        kw = np.float64(roof_kw[i])
+        kw = owner_table[row, ROOF_KW]
         gross_pv = kw * cost_kw
         gross_zeh = gross_pv + zeh_premium
-        npv = pv_npv(pv, kw, cost_kw, factors, factor_row[i], self_share, retail, fit)
-        zeh_npv = npv + zeh_kwh * retail * zeh_savings_factor[i] - zeh_premium
+        npv = pv_npv(pv, kw, cost_kw, owner_table, row, self_share, retail, fit)
+        zeh_npv = npv + zeh_kwh * retail * owner_table[row, ZEH_SAVINGS] - zeh_premium
         code = codes[i] | 1  # a new build
         agent_codes[t] = code
-        common = peer_weight * peer_share(peers, i) + attitude_term[i]
+        common = peer_weight * peer_share(peers, i) + owner_table[row, ATTITUDE]
         noisy[t, 0] = -np.inf if mandated else gumbel(rng)
         noisy[t, 1] = pv_constant + econ_weight * npv / gross_pv + common + pv_bonus[code] + gumbel(rng)
         noisy[t, 2] = zeh_constant + econ_weight * zeh_npv / gross_zeh + common + zeh_bonus[code] + gumbel(rng)
@@ -702,12 +715,13 @@ def build_houses(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
     )
     _count(tally, chosen, received)
-    tally[EVENTS] += chosen_owners.size
+    tally[EVENTS] += places.size
     for t in range(m):
         i = deciding[t]
         if chosen[t] > 0:
-            pv_kw[i] = roof_kw[i]
-            tally[PV_KW] += roof_kw[i]
+            kw = owner_table[rows[t], ROOF_KW]  # a float32 roof, exactly
+            pv_kw[i] = kw
+            tally[PV_KW] += kw
             tally[PV_SYSTEMS] += 1
         if chosen[t] == 2:
             zeh[i] = True
@@ -849,7 +863,7 @@ def solar_sharing(
     m = considering.size
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 2, 1)
     for t in range(m):
-        i = considering[t]
+        i = farmers[considering[t]]
         agent_codes[t] = codes[i]
         kw = capacity_kw[i]
         gross = kw * cost_kw
@@ -871,8 +885,8 @@ def solar_sharing(
     tally[CONSIDERING] += m
     for t in range(m):
         if chosen[t] == 1:
-            i = considering[t]
+            i = farmers[considering[t]]
             kw_state[i] = capacity_kw[i]
             tally[PV_KW] += capacity_kw[i]
             tally[PV_SYSTEMS] += 1
-    peer_add(peers, month, considering[chosen == 1], 1)
+    peer_add(peers, month, farmers[considering[chosen == 1]], 1)

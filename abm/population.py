@@ -226,14 +226,27 @@ class RooftopPV:
         """(cost yen/kW, expected retail price, FIT, self-consumption share) in a year."""
         raise NotImplementedError
 
-    def init_rooftop_pv(self, roof_kw: np.ndarray, rate: np.ndarray, fit_term: int, attitude_term: np.ndarray) -> None:
-        """What the PV decision needs of the roof owners, computed once per run:
-        their present-value factors and the attitude part of their utility."""
-        self._roof_kw = roof_kw
-        self._factor_row = np.full(self.pv_kw.size, -1, dtype=np.int64)
-        self._factor_row[self.owners] = np.arange(self.owners.size)
-        self._pv_factors = self.ctx.pv.factors(rate[self.owners], fit_term).table
-        self._attitude_term = attitude_term
+    def init_rooftop_pv(
+        self,
+        roof_kw: np.ndarray,
+        rate: np.ndarray,
+        fit_term: int,
+        attitude_term: np.ndarray,
+        zeh_savings_factor: np.ndarray | None = None,
+    ) -> None:
+        """What the PV decisions need of the roof owners, computed once per run, as
+        one row per owner (:data:`abm.kernels.ROOF_KW`): their present-value factors,
+        roof, the attitude part of their utility and (households) the present-value
+        factor of a ZEH's savings, given for the owners."""
+        owners = self.owners
+        table = np.zeros((owners.size, kernels.OWNER_COLUMNS))
+        factors = self.ctx.pv.factors(rate[owners], fit_term).table
+        table[:, : factors.shape[1]] = factors
+        table[:, kernels.ROOF_KW] = roof_kw[owners]
+        table[:, kernels.ATTITUDE] = attitude_term[owners]
+        if zeh_savings_factor is not None:
+            table[:, kernels.ZEH_SAVINGS] = zeh_savings_factor
+        self._owner_table = table
 
     @property
     def flows(self) -> YearFlows:
@@ -272,10 +285,7 @@ class RooftopPV:
             self._pv_consideration,
             self.codes,
             self.excluded,
-            self._roof_kw,
-            self._pv_factors,
-            self._factor_row,
-            self._attitude_term,
+            self._owner_table,
             self.pv_peers.state,
             ctx.pv_constants,
             self._pv_inputs,
