@@ -141,7 +141,9 @@ class Stream(tuple):
 
 @typeof_impl.register(Stream)
 def _typeof_stream(value, context):
-    return types.UniTuple(types.uintp, 2)
+    # the type numba gives the plain tuple of the two addresses too (they are below
+    # 2**63), so that a kernel called with either is compiled once
+    return types.UniTuple(types.int64, 2)
 
 
 @intrinsic
@@ -691,6 +693,7 @@ def build_houses(
             rebuilt[i] = True
             zeh[i] = False
     deciding = deciding[:m]
+    m = deciding.size  # typed int64 throughout, so that choose is not also compiled for a literal 0
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 3)
     for t in range(m):
         i, row = deciding[t], rows[t]

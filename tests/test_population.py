@@ -11,9 +11,11 @@ from __future__ import annotations
 import pickle
 from copy import deepcopy
 
+import numba
 import numpy as np
 import pytest
 
+from abm import kernels
 from abm.clock import Month
 from abm.population import STREAMS, MonthlyStreams
 
@@ -52,6 +54,16 @@ def test_monthly_streams_copied_are_made_anew_from_the_seed():
             handle = copy(Month(12), purpose)
             assert handle != streams._streams[purpose][0]  # addresses in the copy's own generators
             assert_positioned(copy, purpose, 12)
+
+
+def test_a_stream_handle_is_typed_as_the_plain_tuple_of_its_addresses():
+    """Kernels get a month's stream as a plain tuple and tests and Python callers as a
+    :class:`abm.kernels.Stream`: numba must type both alike, so that a kernel such as
+    ``choose`` is compiled once for both. (Two families of compiled versions in numba's
+    on-disk cache once gave a process that loaded one and compiled the car kernel
+    afresh other grant arrival days than a fresh process.)"""
+    handle = kernels.Stream(np.random.PCG64(1))
+    assert numba.typeof(handle) == numba.typeof(tuple(handle)) == numba.typeof(MonthlyStreams(1)(Month(0), STREAMS[0]))
 
 
 def test_monthly_streams_differ_between_decisions_months_and_seeds():
