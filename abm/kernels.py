@@ -11,6 +11,12 @@ month (see ``abm bench``). The rules are those of :mod:`abm.decision`, whose
 docstring states them; the kernels take plain arrays and scalars so that the
 populations, :mod:`abm.policy` and the tests share one implementation.
 
+Callers keep to one type per argument (a stream is a tuple of two int64 addresses,
+counts are int64, never literals), so that each kernel has one compiled version per
+kind of call: versions compiled by different processes and loaded from numba's cache
+into one process can clash (numba issue #10486), which once gave a process other
+grant arrival days than a fresh one.
+
 Conventions:
 
 - ``peers`` is a :class:`abm.decision.PeerExposure`'s ``state`` tuple ``(indptr,
