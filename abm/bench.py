@@ -249,12 +249,11 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
     kernel_s = [sum(v[i] for v in by_decision.values()) for i in range(repeats)]
     out: dict[str, Any] = {"run_s": Timing(runs).as_dict(), "setup_s": Timing(setup).as_dict(), "decisions": {}}
     for decision, values in by_decision.items():
-        median = Timing(values).median
-        n = deciding[decision]
+        timing, n = Timing(values), deciding[decision]
         out["decisions"][decision] = {
-            "seconds": Timing(values).as_dict(),
+            "seconds": timing.as_dict(),
             "deciding_agents": n,
-            "ns_per_deciding_agent": median / n * 1e9 if n else None,
+            "ns_per_deciding_agent": timing.median / n * 1e9 if n else None,
         }
     out["outside_s"] = Timing([r - k - s for r, k, s in zip(runs, kernel_s, setup, strict=True)]).as_dict()
     return out

@@ -687,19 +687,18 @@ def build_houses(
     for i in previous:
         rebuilt[i] = False
     places = bernoulli_positions(rng, owners.size, probability)
-    deciding = np.empty(places.size, dtype=np.int64)
-    rows = np.empty(places.size, dtype=np.int64)
-    m = 0
+    rows = np.empty(places.size, dtype=np.int64)  # the deciding owners' rows
+    n_rows = 0
     for row in places:
         i = owners[row]
         if pv_kw[i] == 0 and ppa_kw[i] == 0:
-            deciding[m] = i
-            rows[m] = row
-            m += 1
+            rows[n_rows] = row
+            n_rows += 1
             rebuilt[i] = True
             zeh[i] = False
-    deciding = deciding[:m]
-    m = deciding.size  # typed int64 throughout, so that choose is not also compiled for a literal 0
+    rows = rows[:n_rows]
+    deciding = owners[rows]
+    m = rows.size  # int64, so that choose is not also compiled for a literal count
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(m, 3, 3)
     for t in range(m):
         i, row = deciding[t], rows[t]
