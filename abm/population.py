@@ -47,10 +47,10 @@ class MonthlyStreams:
     """One random stream per decision, set for each month at the start of its own
     block of 2**40 draws (far more than a month uses), so months never overlap.
 
-    What is returned is the address pair of an :class:`abm.kernels.Stream` on the
+    What is returned is the address of an :class:`abm.kernels.Stream` on the
     decision's bit generator, positioned for the month until the next call: a plain
-    tuple, which numba takes faster than the handle itself, valid because this object
-    holds the bit generator.
+    ``int``, which numba takes faster than the handle itself, valid because this
+    object holds the bit generator.
 
     A month's position is written straight into the generator's 128-bit LCG state
     (``state = A state + C inc``, with ``A`` and ``C`` of the jump taken from numpy's
@@ -68,9 +68,9 @@ class MonthlyStreams:
         for i, purpose in enumerate(STREAMS):
             bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
             lcg = bits.state["state"]
-            self._streams[purpose] = (tuple(kernels.Stream(bits)), _LCGWords(bits), lcg["state"], lcg["inc"])
+            self._streams[purpose] = (int(kernels.Stream(bits)), _LCGWords(bits), lcg["state"], lcg["inc"])
 
-    def __call__(self, month: Month, purpose: str) -> tuple[int, int]:
+    def __call__(self, month: Month, purpose: str) -> int:
         handle, words, state, inc = self._streams[purpose]
         a, c = _jump(month.step * self.BLOCK)
         words.set_state((a * state + c * inc) & _MASK_128)
@@ -146,7 +146,7 @@ class Context:
     def __post_init__(self) -> None:
         self._streams = MonthlyStreams(self.seed)
 
-    def stream(self, month: Month, purpose: str) -> tuple[int, int]:
+    def stream(self, month: Month, purpose: str) -> int:
         return self._streams(month, purpose)
 
     @property

@@ -56,14 +56,37 @@ def test_monthly_streams_copied_are_made_anew_from_the_seed():
             assert_positioned(copy, purpose, 12)
 
 
-def test_a_stream_handle_is_typed_as_the_plain_tuple_of_its_addresses():
-    """Kernels get a month's stream as a plain tuple and tests and Python callers as a
+def test_a_stream_handle_is_typed_as_the_plain_int_of_its_address():
+    """Kernels get a month's stream as a plain int and tests and Python callers as a
     :class:`abm.kernels.Stream`: numba must type both alike, so that a kernel such as
     ``choose`` is compiled once for both. (Two families of compiled versions in numba's
     on-disk cache once gave a process that loaded one and compiled the car kernel
     afresh other grant arrival days than a fresh process.)"""
     handle = kernels.Stream(np.random.PCG64(1))
-    assert numba.typeof(handle) == numba.typeof(tuple(handle)) == numba.typeof(MonthlyStreams(1)(Month(0), STREAMS[0]))
+    assert numba.typeof(handle) == numba.typeof(int(handle)) == numba.typeof(MonthlyStreams(1)(Month(0), STREAMS[0]))
+
+
+@numba.njit
+def kernel_uniforms(rng, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = kernels.uniform(rng)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 12345, 2**64 + 7])
+def test_kernel_draws_are_numpys_pcg64_doubles(seed):
+    """The kernels step numpy's PCG64 inline: the doubles numpy's ``random`` gives
+    (shifted by half their resolution onto the open interval) and the same state after."""
+    ours, theirs = np.random.PCG64(seed), np.random.PCG64(seed)
+    drawn = kernel_uniforms(kernels.Stream(ours), 10_000)
+    assert np.array_equal(drawn, np.random.Generator(theirs).random(10_000) + 2.0**-54)
+    assert ours.state == theirs.state
+
+
+def test_a_stream_needs_numpys_pcg64():
+    with pytest.raises(TypeError, match=r"PCG64.*got MT19937"):
+        kernels.Stream(np.random.MT19937(1))
 
 
 def test_monthly_streams_differ_between_decisions_months_and_seeds():
