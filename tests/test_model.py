@@ -17,14 +17,17 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
+import weakref
 
 import numpy as np
 import pytest
 
 from abm.city import DETACHED_OWNER, build_city
 from abm.clock import FIRST_FISCAL_YEAR, FISCAL_YEARS, N_STEPS
+from abm.households import Households
 from abm.model import CityModel
 from abm.runner import run_scenario
 
@@ -266,3 +269,25 @@ def test_weighted_stocks_independent_of_scale(strategy):
     for k, c in enumerate(columns):
         assert se[k] < 0.05 * b[:, k].mean(), c
         assert abs(diff[k]) < 4.5 * se[k], (c, diff[k], se[k])
+
+
+def test_a_finished_run_frees_its_agents_without_the_garbage_collector(strategy, monkeypatch):
+    """run_scenario closes its model: the agents' arrays are freed by reference counting
+    as it returns, not at Python's next full garbage collection (a Mesa model is a
+    reference cycle), so that the next run of a sweep reuses their memory."""
+    made = []
+    build = Households.__init__
+
+    def recording(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(Households, "__init__", recording)
+    gc.collect()
+    gc.disable()
+    try:
+        run_scenario(strategy, seed=1, scale=SCALE, last_fiscal_year=2017)
+        assert len(made) == 1
+        assert made[0]() is None
+    finally:
+        gc.enable()
