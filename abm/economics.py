@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.clock import FISCAL_YEARS
-from abm.kernels import PV_FACTOR_NAMES, pv_buy_npv, pv_ppa_npv
+from abm.kernels import PV_FACTOR_NAMES, annuity_column, pv_buy_npv, pv_ppa_npv
 from abm.scenario import Scenario
 from abm.trajectory import Trajectory
 
@@ -23,17 +23,39 @@ def annuity(rate: np.ndarray | float, growth: float, first: int, last: int) -> n
     to year ``last`` (inclusive), discounted at ``rate``: sum of (1+g)^(t-first)/(1+r)^t.
     (A flow that has grown since year 1 needs the factor (1+g)^(first-1) on top.)"""
     rate = np.asarray(rate, dtype=float)
-    if last < first:
-        return np.zeros_like(rate)
-    x = (1.0 + growth) / (1.0 + rate)
-    n = last - first + 1
-    near_one = np.abs(x - 1.0) < 1e-9
-    if near_one.any():
-        safe_x = np.where(near_one, 0.5, x)
-        series = np.where(near_one, n, (1.0 - safe_x**n) / (1.0 - safe_x))
-    else:
-        series = (1.0 - x**n) / (1.0 - x)
-    return series / (1.0 + rate) ** first
+    table = np.empty((rate.size, 1))
+    Discounting(rate).annuity_into(table, 0, growth, first, last)
+    return table[:, 0].reshape(rate.shape)
+
+
+class Discounting:
+    """Annuities (:func:`annuity`) for agents discounting at ``rate``, written into a
+    column of a table; the annuities of one set of agents share ``1 + rate``, its
+    powers and the growth ratios. Elementwise in a compiled loop
+    (:func:`abm.kernels.annuity_column`) but for the powers, which numpy computes as
+    before, so that every factor keeps its bits."""
+
+    def __init__(self, rate: np.ndarray):
+        self.rate = np.ascontiguousarray(rate, dtype=float).reshape(-1)
+        self._one_plus_rate = 1.0 + self.rate
+        self._ratios: dict[float, np.ndarray] = {}
+        self._discounts: dict[int, np.ndarray] = {}
+
+    def annuity_into(
+        self, table: np.ndarray, column: int, growth: float, first: int, last: int, scale: float = 1.0
+    ) -> None:
+        """``table[:, column] = annuity(rate, growth, first, last) * scale``."""
+        if last < first:
+            table[:, column] = 0.0
+            return
+        ratio = self._ratios.get(growth)
+        if ratio is None:
+            ratio = self._ratios[growth] = (1.0 + growth) / self._one_plus_rate
+        discount = self._discounts.get(first)
+        if discount is None:
+            discount = self._discounts[first] = self._one_plus_rate**first
+        years = last - first + 1
+        annuity_column(ratio, ratio**years, years, discount, float(scale), table, column)
 
 
 class Market:
@@ -93,19 +115,28 @@ class PVEconomics:
     def factors(self, rate: np.ndarray, fit_term: int) -> PVFactors:
         """Present-value factors for agents discounting at ``rate``: they depend only
         on the agent and the contract, so populations compute them once."""
+        table = np.empty((np.size(rate), len(PVFactors.NAMES)))
+        self.write_factors(Discounting(rate), fit_term, table)
+        return PVFactors(table)
+
+    def write_factors(self, discounting: Discounting, fit_term: int, table: np.ndarray) -> None:
+        """The factors of :meth:`factors` into the first columns of ``table``, in the
+        order of :data:`abm.kernels.PV_FACTOR_NAMES`."""
         d = -self.degradation
         own_growth = (1 + self.price_trend) * (1 + d) - 1
         life, term = self.life, self.ppa_term
-        return PVFactors.of(
-            own=annuity(rate, own_growth, 1, life),
-            fit=annuity(rate, d, 1, min(fit_term, life)),
-            post_fit=annuity(rate, d, fit_term + 1, life) * (1 + d) ** fit_term,
-            om=annuity(rate, 0.0, 1, life),
-            ppa_during=annuity(rate, own_growth, 1, term),
-            ppa_own_after=annuity(rate, own_growth, term + 1, life) * (1 + own_growth) ** term,
-            ppa_export_after=annuity(rate, d, term + 1, life) * (1 + d) ** term,
-            ppa_om_after=annuity(rate, 0.0, term + 1, life),
+        columns = (  # growth, first year, last year, factor on top
+            (own_growth, 1, life, 1.0),  # own
+            (d, 1, min(fit_term, life), 1.0),  # fit
+            (d, fit_term + 1, life, (1 + d) ** fit_term),  # post_fit
+            (0.0, 1, life, 1.0),  # om
+            (own_growth, 1, term, 1.0),  # ppa_during
+            (own_growth, term + 1, life, (1 + own_growth) ** term),  # ppa_own_after
+            (d, term + 1, life, (1 + d) ** term),  # ppa_export_after
+            (0.0, term + 1, life, 1.0),  # ppa_om_after
         )
+        for column, (growth, first, last, scale) in enumerate(columns):
+            discounting.annuity_into(table, column, growth, first, last, scale)
 
     def buy_npv_with(
         self,
@@ -155,7 +186,3 @@ class PVFactors:
         self.table = np.ascontiguousarray(table)
         for k, name in enumerate(self.NAMES):
             setattr(self, name, self.table[:, k])
-
-    @classmethod
-    def of(cls, **factors: np.ndarray) -> PVFactors:
-        return cls(np.column_stack([np.asarray(factors[name], dtype=float) for name in cls.NAMES]))

@@ -54,11 +54,9 @@ class Households(RooftopPV):
         b = ctx.behaviour
         attitude_term = b["attitude_weight"] * (attributes.attitude - 0.5)
         rate = attributes.discount_rate
+        discounting = self.init_rooftop_pv(attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term)
         # ZEH savings (no degradation) and EV running costs, valued once per run
-        zeh_savings_factor = annuity(rate[self.owners], ctx.market.price_trend, 1, t["pv_life_years"])
-        self.init_rooftop_pv(
-            attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term, zeh_savings_factor
-        )
+        discounting.annuity_into(self._owner_table, kernels.ZEH_SAVINGS, ctx.market.price_trend, 1, t["pv_life_years"])
         self._car_factor = np.zeros(n)
         self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
         # the part of an EV's utility that is the household's own, fixed for the run

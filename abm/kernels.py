@@ -657,6 +657,19 @@ def ev_npv(annuity_factor, premium_yen, km_per_year, petrol_yen_per_km, electric
 
 
 @jit
+def annuity_column(ratio, ratio_power, years, discount, scale, table, column):
+    """Annuity factors into ``table[:, column]``, one per agent: the sum of ``ratio ** t``
+    for t below ``years`` in closed form, ``(1 - ratio_power) / (1 - ratio)`` (``years``
+    where the ratio is within 1e-9 of 1), over ``discount``, times ``scale``.
+    :class:`abm.economics.Discounting` computes the powers with numpy, whose vectorised
+    ``pow`` rounds differently from the C library's in the last bit now and then."""
+    for i in range(ratio.size):
+        x = ratio[i]
+        series = float(years) if abs(x - 1.0) < 1e-9 else (1.0 - ratio_power[i]) / (1.0 - x)
+        table[i, column] = series / discount[i] * scale
+
+
+@jit
 def pv_npv(pv, kw, cost_yen_per_kw, factors, row, self_share, retail, fit):
     """NPV of buying PV for the owner of ``factors``' ``row``."""
     f = factors[row]

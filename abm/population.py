@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from abm import kernels
 from abm.clock import Month
 from abm.decision import PeerExposure
-from abm.economics import Market, PVEconomics
+from abm.economics import Discounting, Market, PVEconomics
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
 
@@ -227,26 +227,20 @@ class RooftopPV:
         raise NotImplementedError
 
     def init_rooftop_pv(
-        self,
-        roof_kw: np.ndarray,
-        rate: np.ndarray,
-        fit_term: int,
-        attitude_term: np.ndarray,
-        zeh_savings_factor: np.ndarray | None = None,
-    ) -> None:
+        self, roof_kw: np.ndarray, rate: np.ndarray, fit_term: int, attitude_term: np.ndarray
+    ) -> Discounting:
         """What the PV decisions need of the roof owners, computed once per run, as
         one row per owner (:data:`abm.kernels.ROOF_KW`): their present-value factors,
-        roof, the attitude part of their utility and (households) the present-value
-        factor of a ZEH's savings, given for the owners."""
+        roof and the attitude part of their utility. Returns the owners'
+        :class:`abm.economics.Discounting`, for a population's further columns."""
         owners = self.owners
         table = np.zeros((owners.size, kernels.OWNER_COLUMNS))
-        factors = self.ctx.pv.factors(rate[owners], fit_term).table
-        table[:, : factors.shape[1]] = factors
+        discounting = Discounting(rate[owners])
+        self.ctx.pv.write_factors(discounting, fit_term, table)
         table[:, kernels.ROOF_KW] = roof_kw[owners]
         table[:, kernels.ATTITUDE] = attitude_term[owners]
-        if zeh_savings_factor is not None:
-            table[:, kernels.ZEH_SAVINGS] = zeh_savings_factor
         self._owner_table = table
+        return discounting
 
     @property
     def flows(self) -> YearFlows:
