@@ -51,11 +51,11 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     pv_gwh = (opening + agent_kw) / 2 * yield_kwh / 1e6
     table["agent_pv_generation_tj"] = pv_gwh * TJ_PER_GWH
     for source in EXOGENOUS_SOURCES:
-        table[source] = np.array([Trajectory.from_table(ren[source])(int(y)) for y in years])
+        table[source] = Trajectory.from_table(ren[source]).at(years)
     table["renewable_energy_tj"] = table["agent_pv_generation_tj"] + sum(table[s] for s in EXOGENOUS_SOURCES)
     table["renewable_target_tj"] = np.full(years.size, ren["target_tj"])
 
-    ef = np.array([Trajectory.from_table(em["grid_kg_per_kwh"])(int(y)) for y in years])
+    ef = Trajectory.from_table(em["grid_kg_per_kwh"]).at(years)
     ev_km = table["evs"] * tech["car_km_per_year"]
     ev_gwh = ev_km / tech["ev_km_per_kwh"] / 1e6
     zeh_gwh = table["zeh_houses"] * tech["zeh_savings_kwh_per_year"] / 1e6

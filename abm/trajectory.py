@@ -50,6 +50,10 @@ class Trajectory:
             out[fy] = expected
         return Trajectory(out)
 
+    def at(self, fiscal_years: np.ndarray) -> np.ndarray:
+        """Values at each of ``fiscal_years``."""
+        return np.array([self._by_year[int(fy)] for fy in fiscal_years])
+
     def as_array(self) -> np.ndarray:
         """Values for every fiscal year of the horizon, in order."""
-        return np.array([self._by_year[fy] for fy in FISCAL_YEARS])
+        return self.at(FISCAL_YEARS)
