@@ -169,7 +169,10 @@ def _run_missing(
     if len(set(keys)) != len(keys):
         raise ValueError("run keys must be unique within an experiment")
     done = store.load()
-    missing = [s for s in specs if s.key not in done]
+    # runs on the same city (seed and scale) one after another, so that a worker builds
+    # each city once: a sweep's rows repeat the same replicate seeds, and a worker
+    # keeps only a few cities (abm.city.build_city)
+    missing = sorted((s for s in specs if s.key not in done), key=lambda s: (s.seed, s.scale))
 
     def finished(record: dict[str, Any]) -> None:
         store.append(record)

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -256,6 +257,29 @@ def test_interrupted_analysis_computes_only_missing_runs(tmp_path):
     log = read_log(tmp_path / "resumed")
     assert len(log) == len(every_key) and {r["key"] for r in log} == every_key
     assert resumed["outputs"] == whole["outputs"]
+
+
+class SeedRecorder:
+    """Ishigami that notes the seed of each run, in the order the runs come."""
+
+    def __init__(self):
+        self.seeds: list[int] = []
+
+    def __call__(self, run: RunSpec) -> dict[str, float]:
+        self.seeds.append(run.seed)
+        return ishigami(run)
+
+
+def test_a_sweep_runs_the_runs_of_one_city_one_after_another(tmp_path):
+    """Every row of a design repeats the replicate seeds, and a worker keeps only a few
+    built cities (one per seed and scale): the runs come grouped by seed, so that each
+    city is built once, whatever the number of replicates."""
+    spec = load_spec(ishigami_spec(tmp_path / "seeds.toml", 8, replicates=6))
+    recorder = SeedRecorder()
+    run_analysis(spec, tmp_path / "out", model=recorder)
+    assert len(recorder.seeds) == 8 * 5 * 6
+    changes = sum(a != b for a, b in itertools.pairwise(recorder.seeds))
+    assert changes == len(set(recorder.seeds)) - 1 == 5
 
 
 class FailFirst:
