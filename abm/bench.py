@@ -7,8 +7,10 @@ Every figure is the median of ``--repeats`` runs with their minimum and maximum,
 *Full-city run* (``full_city_run_s``): :func:`abm.runner.run_scenario` at scale 1,
 FY2014 to FY2050 (444 monthly steps), all technologies, with the city (population
 and network) already built, as every run of a sweep after a worker's first finds
-it. ``full_city_total_s`` is the same run right after the city cache was cleared,
-so it includes building; ``build_s`` is the building alone.
+it (the process is settled after a warm-up run as a sweep's worker is after its
+first, :func:`abm.runner.settle_worker`). ``full_city_total_s`` is the same run right
+after the city cache was cleared, so it includes building; ``build_s`` is the
+building alone.
 
 *ns per agent-step*: full-city run time / (agents x 444), agents = households +
 businesses + farmers.
@@ -87,7 +89,7 @@ from abm.arguments import fraction, positive_int
 from abm.city import DETACHED_OWNER, build_city
 from abm.clock import N_STEPS
 from abm.model import CityModel
-from abm.runner import replicate_seeds, run_scenario
+from abm.runner import replicate_seeds, run_scenario, settle_worker
 from abm.scenario import Scenario, load_scenario
 
 REPO_ROOT = Path(abm.__file__).resolve().parent.parent
@@ -555,6 +557,7 @@ def run_benchmark(
 
     progress(f"warm-up run at scale {workshop_scale:g}")
     run_scenario(scenario, seed, workshop_scale)
+    settle_worker()  # as a sweep's worker does after its first run
 
     progress(f"full city: build and run {repeats} times at scale {scale:g}")
     full = time_full_runs(scenario, seed, scale, repeats)

@@ -112,7 +112,8 @@ def choose(
     options: Sequence[Option],
 ) -> Decision:
     """Logit choice among ``options`` with first-come grants and re-decision
-    (:func:`abm.kernels.choose`).
+    (:func:`abm.kernels.choose`), drawing from ``rng`` (a numpy generator on PCG64,
+    as ``np.random.default_rng`` makes).
 
     ``utility`` is (agents x options) without grants; a grant of G yen on option j
     adds ``yen_to_utility[i, j] * G`` (``yen_to_utility`` is agents x options, or

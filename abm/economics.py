@@ -45,6 +45,8 @@ class Discounting:
         self, table: np.ndarray, column: int, growth: float, first: int, last: int, scale: float = 1.0
     ) -> None:
         """``table[:, column] = annuity(rate, growth, first, last) * scale``."""
+        if table.ndim != 2 or table.shape[0] != self.rate.size or not 0 <= column < table.shape[1]:
+            raise ValueError(f"need a table of {self.rate.size} rows with a column {column}, got shape {table.shape}")
         if last < first:
             table[:, column] = 0.0
             return

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.clock import LAST_FISCAL_YEAR
-from abm.runner import RunResult, run_scenario
+from abm.runner import RunResult, run_scenario, settle_worker
 from abm.scenario import Scenario
 
 Extract = Callable[[RunResult], dict[str, Any]]
@@ -52,12 +52,10 @@ def evaluate(base: Scenario, spec: RunSpec, extract: Extract) -> dict[str, Any]:
     started = time.perf_counter()
     scenario = base.with_values(spec.values, source=f"run {spec.key}") if spec.values else base
     result = run_scenario(scenario, spec.seed, spec.scale, last_fiscal_year=spec.last_fiscal_year)
-    return {
-        "key": spec.key,
-        "outputs": extract(result),
-        "seconds": round(time.perf_counter() - started, 3),
-        "pid": os.getpid(),
-    }
+    outputs = extract(result)
+    seconds = round(time.perf_counter() - started, 3)
+    settle_worker()
+    return {"key": spec.key, "outputs": outputs, "seconds": seconds, "pid": os.getpid()}
 
 
 class RunStore:
@@ -137,12 +135,9 @@ def evaluate_model(model: Model, spec: RunSpec) -> dict[str, Any]:
     """Run one spec through ``model`` and return its outputs with its timing."""
     started = time.perf_counter()
     outputs = model(spec)
-    return {
-        "key": spec.key,
-        "outputs": outputs,
-        "seconds": round(time.perf_counter() - started, 3),
-        "pid": os.getpid(),
-    }
+    seconds = round(time.perf_counter() - started, 3)
+    settle_worker()
+    return {"key": spec.key, "outputs": outputs, "seconds": seconds, "pid": os.getpid()}
 
 
 def run_model_experiment(

@@ -11,7 +11,7 @@ month (see ``abm bench``). The rules are those of :mod:`abm.decision`, whose
 docstring states them; the kernels take plain arrays and scalars so that the
 populations, :mod:`abm.policy` and the tests share one implementation.
 
-Callers keep to one type per argument (a stream is the int64 address of its state,
+Callers keep to one type per argument (a stream is a tuple of one int64 address,
 counts are int64, never literals), so that each kernel has one compiled version per
 kind of call: versions compiled by different processes and loaded from numba's cache
 into one process can clash (numba issue #10486), which once gave a process other
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import sys
 
 import numba
 import numpy as np
@@ -59,11 +58,12 @@ jit = numba.njit(cache=True, nogil=True)
 
 @intrinsic
 def prefetch(typingctx, array, row):
-    """Ask the processor to bring the first and last element of ``array[row]`` into its
-    cache, for writing: a hint, with no effect on any result. A loop that reads or
-    updates scattered rows runs faster when it first asks for all of them (or a block
-    of them) and then works: the fetches overlap instead of each waiting on the last
-    (in a run's peer updates, about half the time per neighbour; see ``abm bench``)."""
+    """Ask the processor to bring ``array[row]`` (its first, middle and last element:
+    every cache line of a row up to 128 bytes) into its cache, for writing: a hint,
+    with no effect on any result. A loop that reads or updates scattered rows runs
+    faster when it first asks for all of them and then works: the fetches overlap
+    instead of each waiting on the last (in a run's peer updates, about half the time
+    per neighbour, measured with a cycle counter)."""
 
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
@@ -74,7 +74,9 @@ def prefetch(typingctx, array, row):
         i32 = ir.IntType(32)
         corners = [[args[1]] + [zero] * (array_type.ndim - 1)]
         if array_type.ndim == 2:
-            corners.append([args[1], builder.sub(shape[1], context.get_constant(types.intp, 1))])
+            last = builder.sub(shape[1], context.get_constant(types.intp, 1))
+            middle = builder.lshr(last, context.get_constant(types.intp, 1))
+            corners += [[args[1], middle], [args[1], last]]
         for index in corners:
             pointer = cgutils.get_item_pointer2(
                 context, builder, data.data, shape, strides, array_type.layout, index, wraparound=False
@@ -169,13 +171,13 @@ def midmonth_shares(peers, agents, month):
 # ---------------------------------------------------------------- random draws
 
 
-class Stream(int):
+class Stream(tuple):
     """A handle on a numpy PCG64 bit generator for the kernels: the address of its
-    state, from which the kernels draw inline (:func:`uniform`), so that a seeded numpy
-    stream stays the source of every number without numba's per-call conversion of a
-    ``Generator`` or a call into numpy per draw. The handle holds the bit generator, so
-    the address stays valid as long as the handle is used; the kernels take the plain
-    ``int`` of it alike."""
+    state (a tuple of one, so that numba tells a stream from a count), from which the
+    kernels draw inline (:func:`uniform`): a seeded numpy stream stays the source of
+    every number, without numba's per-call conversion of a ``Generator`` or a call into
+    numpy per draw. The handle holds the bit generator, so the address stays valid as
+    long as the handle is used; the kernels take the plain tuple of it alike."""
 
     def __new__(cls, generator: np.random.Generator | np.random.BitGenerator) -> Stream:
         bit_generator = getattr(generator, "bit_generator", generator)
@@ -184,50 +186,65 @@ class Stream(int):
                 f"the kernels draw from numpy's PCG64 bit generator (np.random.default_rng's), "
                 f"got {type(bit_generator).__name__}"
             )
-        _check_pcg64_layout()
-        handle = super().__new__(cls, bit_generator.ctypes.state_address)
+        handle = super().__new__(cls, (bit_generator.ctypes.state_address,))
         handle.bit_generator = bit_generator
         return handle
 
 
 @typeof_impl.register(Stream)
 def _typeof_stream(value, context):
-    # the type numba gives the plain int of the address too, so that a kernel called
-    # with either is compiled once
-    return types.int64
+    # the type numba gives the plain tuple of the address too (it is below 2**63), so
+    # that a kernel called with either is compiled once
+    return types.UniTuple(types.int64, 1)
 
 
 # numpy's PCG64: the LCG's multiplier (PCG_DEFAULT_MULTIPLIER_128) and its state,
-# pcg64_state {pcg64_random_t *pcg_state; ...} -> pcg64_random_t {state, inc}
+# pcg64_state {pcg64_random_t *pcg_state; ...} -> pcg64_random_t {state, inc}, each
+# 128-bit number two 64-bit words
 _PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
 
 
 @functools.cache
-def _check_pcg64_layout() -> None:
-    """The inline draw reads the LCG's state and increment as native 128-bit integers;
-    numpy keeps them so where the compiler has them (not on every platform): check."""
+def pcg64_word_order() -> tuple[int, int]:
+    """(low, high): which of the two 64-bit words of a 128-bit number in numpy's PCG64
+    state holds its low half and which its high half. That depends on how numpy was
+    built (native 128-bit integers, or two words high first where the compiler has
+    none), so it is read off a generator's memory."""
     bits = np.random.PCG64(1)
-    lcg = bits.state["state"]
+    state = bits.state["state"]["state"]
     address = ctypes.c_void_p.from_address(bits.ctypes.state_address).value
-    words = (ctypes.c_uint64 * 4).from_address(address)
+    words = list((ctypes.c_uint64 * 2).from_address(address))
     mask = (1 << 64) - 1
-    expected = [lcg["state"] & mask, lcg["state"] >> 64, lcg["inc"] & mask, lcg["inc"] >> 64]
-    if list(words) != expected or sys.byteorder != "little":
-        raise RuntimeError("numpy's PCG64 keeps its state in a layout the kernels do not read")
+    if words == [state & mask, state >> 64]:
+        return 0, 1
+    if words == [state >> 64, state & mask]:
+        return 1, 0
+    raise RuntimeError("numpy's PCG64 keeps its state in a layout the kernels do not read")
 
 
 @intrinsic
 def _pcg64_next_double(typingctx, state_address):
     """numpy's ``pcg64_next_double``: step the LCG, output its XSL-RR 64 bits, keep 53."""
+    low, high = pcg64_word_order()
 
     def codegen(context, builder, signature, args):
-        i64, i128 = ir.IntType(64), ir.IntType(128)
-        header = builder.inttoptr(args[0], i128.as_pointer().as_pointer())
-        lcg = builder.load(header)
-        increment = builder.load(builder.gep(lcg, [ir.Constant(ir.IntType(32), 1)]), align=8)
-        state = builder.add(builder.mul(builder.load(lcg, align=8), ir.Constant(i128, _PCG64_MULTIPLIER)), increment)
-        builder.store(state, lcg, align=8)
-        xored = builder.xor(builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64), builder.trunc(state, i64))
+        i32, i64, i128 = ir.IntType(32), ir.IntType(64), ir.IntType(128)
+        words = builder.load(builder.inttoptr(args[0], i64.as_pointer().as_pointer()))
+
+        def word(k):
+            return builder.gep(words, [ir.Constant(i32, k)])
+
+        def number(first):  # the 128-bit number whose words start at word ``first``
+            lo = builder.zext(builder.load(word(first + low)), i128)
+            hi = builder.zext(builder.load(word(first + high)), i128)
+            return builder.or_(builder.shl(hi, ir.Constant(i128, 64)), lo)
+
+        state = builder.add(builder.mul(number(0), ir.Constant(i128, _PCG64_MULTIPLIER)), number(2))
+        low_half = builder.trunc(state, i64)
+        high_half = builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64)
+        builder.store(low_half, word(low))
+        builder.store(high_half, word(high))
+        xored = builder.xor(high_half, low_half)
         rotation = builder.trunc(builder.lshr(state, ir.Constant(i128, 122)), i64)
         rotate_right = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(i64, [i64, i64, i64]), "llvm.fshr.i64"
@@ -242,7 +259,7 @@ def _pcg64_next_double(typingctx, state_address):
 def uniform(rng):
     """A uniform draw on the open interval (0, 1) (the bit generator's [0, 1) shifted by
     half its resolution), so that its logarithms are finite."""
-    return _pcg64_next_double(rng) + 2.0**-54
+    return _pcg64_next_double(rng[0]) + 2.0**-54
 
 
 @jit

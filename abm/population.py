@@ -47,10 +47,10 @@ class MonthlyStreams:
     """One random stream per decision, set for each month at the start of its own
     block of 2**40 draws (far more than a month uses), so months never overlap.
 
-    What is returned is the address of an :class:`abm.kernels.Stream` on the
-    decision's bit generator, positioned for the month until the next call: a plain
-    ``int``, which numba takes faster than the handle itself, valid because this
-    object holds the bit generator.
+    What is returned is an :class:`abm.kernels.Stream` on the decision's bit generator,
+    positioned for the month until the next call, as the plain tuple of its address
+    (which numba takes faster than the handle itself), valid because this object holds
+    the bit generator.
 
     A month's position is written straight into the generator's 128-bit LCG state
     (``state = A state + C inc``, with ``A`` and ``C`` of the jump taken from numpy's
@@ -68,9 +68,9 @@ class MonthlyStreams:
         for i, purpose in enumerate(STREAMS):
             bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
             lcg = bits.state["state"]
-            self._streams[purpose] = (int(kernels.Stream(bits)), _LCGWords(bits), lcg["state"], lcg["inc"])
+            self._streams[purpose] = (tuple(kernels.Stream(bits)), _LCGWords(bits), lcg["state"], lcg["inc"])
 
-    def __call__(self, month: Month, purpose: str) -> int:
+    def __call__(self, month: Month, purpose: str) -> tuple[int]:
         handle, words, state, inc = self._streams[purpose]
         a, c = _jump(month.step * self.BLOCK)
         words.set_state((a * state + c * inc) & _MASK_128)
@@ -103,21 +103,15 @@ class _PCG64State(ctypes.Structure):
 
 class _LCGWords:
     """The 64-bit words of a PCG64 generator's LCG state in its own memory, to set the
-    state without numpy's dictionary. Which word holds the high half depends on how
-    numpy was built (native or emulated 128-bit integers): read off the current state."""
+    state without numpy's dictionary (in the order of
+    :func:`abm.kernels.pcg64_word_order`)."""
 
     def __init__(self, bits: np.random.PCG64):
         self.bits = bits  # keeps the memory alive
         self.header = _PCG64State.from_address(bits.ctypes.state_address)
         pcg_state = self.header.pcg_state
         self.words = np.ctypeslib.as_array((ctypes.c_uint64 * 2).from_address(pcg_state))
-        state = bits.state["state"]["state"]
-        if (int(self.words[0]), int(self.words[1])) == (state & _MASK_64, state >> 64):
-            self.low, self.high = 0, 1
-        elif (int(self.words[1]), int(self.words[0])) == (state & _MASK_64, state >> 64):
-            self.low, self.high = 1, 0
-        else:
-            raise RuntimeError("numpy's PCG64 keeps its state in an unknown layout")
+        self.low, self.high = kernels.pcg64_word_order()
 
     def set_state(self, state: int) -> None:
         """Set the LCG state and drop a kept 32-bit value, as numpy's ``advance`` does."""
@@ -146,7 +140,7 @@ class Context:
     def __post_init__(self) -> None:
         self._streams = MonthlyStreams(self.seed)
 
-    def stream(self, month: Month, purpose: str) -> int:
+    def stream(self, month: Month, purpose: str) -> tuple[int]:
         return self._streams(month, purpose)
 
     @property

@@ -77,24 +77,28 @@ def run_scenario(
         if p.is_active(int(fy))
     ]
     model.close()
-    _freeze_what_the_process_started_with()
     return RunResult(replicate, seed, table, exhausted, spending)
 
 
 @functools.cache
-def _freeze_what_the_process_started_with() -> None:
-    """After a process's first run, collect and then move every object alive (modules,
-    compiled kernels, the built city: about 200,000) out of the garbage collector's
-    sight. Python runs a full collection every few runs of a sweep, which would scan
-    them all each time (about 60 ms, as long as a run at scale 0.05); the objects of
-    later runs are still collected."""
+def settle_worker() -> None:
+    """Once in a process that runs a sweep, after its first run: collect, then move
+    every object alive (modules, compiled kernels, built cities: about 200,000) out of
+    the garbage collector's sight. Python runs a full collection every few runs of a
+    sweep, which would otherwise scan them all each time (about 60 ms, as long as a
+    run at scale 0.05); the objects of later runs are still collected. The price: an
+    object alive at that moment that later becomes cyclic garbage is never freed, so
+    the sweep runners call this (after a run has returned, its model gone), not
+    :func:`run_scenario`."""
     gc.collect()
     gc.freeze()
 
 
 def _run_task(task: tuple[Scenario, int, float, dict[str, Any] | None, int]) -> RunResult:
     scenario, seed, scale, behaviour, replicate = task
-    return run_scenario(scenario, seed, scale, behaviour, replicate)
+    result = run_scenario(scenario, seed, scale, behaviour, replicate)
+    settle_worker()
+    return result
 
 
 def run_replicates(

@@ -377,7 +377,7 @@ def test_choose_without_the_agents_who_surely_take_nothing_is_the_same_choice(wr
         policy = policy_with(write_scenario, TINY)
         bits = np.random.PCG64(21)
         chosen, received = kernels.choose(
-            int(kernels.Stream(bits)),
+            tuple(kernels.Stream(bits)),
             noisy[keep],
             yen_to_utility[keep],
             np.ascontiguousarray(option_kw[:, keep]),

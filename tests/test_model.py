@@ -25,6 +25,7 @@ import weakref
 import numpy as np
 import pytest
 
+from abm import runner
 from abm.city import DETACHED_OWNER, build_city
 from abm.clock import FIRST_FISCAL_YEAR, FISCAL_YEARS, N_STEPS
 from abm.households import Households
@@ -291,3 +292,25 @@ def test_a_finished_run_frees_its_agents_without_the_garbage_collector(strategy,
         assert made[0]() is None
     finally:
         gc.enable()
+
+
+def test_settling_a_worker_after_a_run_keeps_nothing_of_that_run(strategy, monkeypatch):
+    """A sweep's worker freezes what it holds after its first run (so that full garbage
+    collections stop rescanning it); the run's model, a reference cycle, is garbage by
+    then and must be collected first, not frozen for the life of the process."""
+    made = []
+    build = CityModel.__init__
+
+    def recording(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(CityModel, "__init__", recording)
+    try:
+        runner.run_replicates(strategy, [1], scale=SCALE)
+        runner.settle_worker.__wrapped__()  # as in a fresh worker, whatever ran before here
+        gc.collect()
+        assert len(made) == 1
+        assert made[0]() is None
+    finally:
+        gc.unfreeze()

@@ -56,14 +56,15 @@ def test_monthly_streams_copied_are_made_anew_from_the_seed():
             assert_positioned(copy, purpose, 12)
 
 
-def test_a_stream_handle_is_typed_as_the_plain_int_of_its_address():
-    """Kernels get a month's stream as a plain int and tests and Python callers as a
+def test_a_stream_handle_is_typed_as_the_plain_tuple_of_its_address():
+    """Kernels get a month's stream as a plain tuple and tests and Python callers as a
     :class:`abm.kernels.Stream`: numba must type both alike, so that a kernel such as
     ``choose`` is compiled once for both. (Two families of compiled versions in numba's
     on-disk cache once gave a process that loaded one and compiled the car kernel
     afresh other grant arrival days than a fresh process.)"""
     handle = kernels.Stream(np.random.PCG64(1))
-    assert numba.typeof(handle) == numba.typeof(int(handle)) == numba.typeof(MonthlyStreams(1)(Month(0), STREAMS[0]))
+    assert numba.typeof(handle) == numba.typeof(tuple(handle)) == numba.typeof(MonthlyStreams(1)(Month(0), STREAMS[0]))
+    assert numba.typeof(handle) != numba.typeof(1)  # a count passed for a stream fails to compile
 
 
 @numba.njit
