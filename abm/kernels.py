@@ -58,8 +58,9 @@ jit = numba.njit(cache=True, nogil=True)
 
 @intrinsic
 def prefetch(typingctx, array, row):
-    """Ask the processor to bring ``array[row]`` (its first, middle and last element:
-    every cache line of a row up to 128 bytes) into its cache, for writing: a hint,
+    """Ask the processor to bring ``array[row]`` (its first and last element, and its
+    middle in a row over 64 bytes: every cache line of a row up to 128 bytes) into its
+    cache, for writing: a hint,
     with no effect on any result. A loop that reads or updates scattered rows runs
     faster when it first asks for all of them and then works: the fetches overlap
     instead of each waiting on the last (in a run's peer updates, about half the time
@@ -70,23 +71,30 @@ def prefetch(typingctx, array, row):
         data = context.make_array(array_type)(context, builder, args[0])
         shape = cgutils.unpack_tuple(builder, data.shape)
         strides = cgutils.unpack_tuple(builder, data.strides)
-        zero = context.get_constant(types.intp, 0)
-        i32 = ir.IntType(32)
-        corners = [[args[1]] + [zero] * (array_type.ndim - 1)]
-        if array_type.ndim == 2:
-            last = builder.sub(shape[1], context.get_constant(types.intp, 1))
-            middle = builder.lshr(last, context.get_constant(types.intp, 1))
-            corners += [[args[1], middle], [args[1], last]]
-        for index in corners:
+        i32, byte_pointer = ir.IntType(32), ir.IntType(8).as_pointer()
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+
+        def fetch(index):
             pointer = cgutils.get_item_pointer2(
                 context, builder, data.data, shape, strides, array_type.layout, index, wraparound=False
             )
-            byte_pointer = ir.IntType(8).as_pointer()
-            function = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0"
-            )
             # write intent, keep in all cache levels, data cache
             builder.call(function, [builder.bitcast(pointer, byte_pointer), i32(1), i32(3), i32(1)])
+
+        row, zero, one = args[1], context.get_constant(types.intp, 0), context.get_constant(types.intp, 1)
+        fetch([row] + [zero] * (array_type.ndim - 1))
+        if array_type.ndim == 2:
+            last = builder.sub(shape[1], one)
+            fetch([row, last])
+            # a row of more than one cache line may span three: its middle too
+            row_bytes = builder.mul(
+                shape[1],
+                context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(array_type.dtype))),
+            )
+            with builder.if_then(builder.icmp_signed(">", row_bytes, context.get_constant(types.intp, 64))):
+                fetch([row, builder.lshr(last, one)])
         return context.get_dummy_value()
 
     return types.void(array, types.intp), codegen
