@@ -100,6 +100,66 @@ def prefetch(typingctx, array, row):
     return types.void(array, types.intp), codegen
 
 
+# ---------------------------------------------------------------- networks
+
+
+@jit
+def small_world_csr(n, half, moved, draws):
+    """The CSR pattern (``indptr``, ``indices``; int32) of a Watts-Strogatz graph on
+    ``n`` nodes in canonical form (each row's neighbours sorted, a tie given twice
+    counted once, as scipy's ``sum_duplicates`` leaves it): node s ties to s + 1 ..
+    s + ``half`` (mod n), tie k = s half + j - 1 of them, where ``moved[k]``, instead
+    to the next of ``draws`` (a uniform draw over the other n - 1 nodes, shifted past
+    s, so never s itself)."""
+    target = np.empty(n * half, dtype=np.int32)
+    start = np.zeros(n + 1, dtype=np.int32)
+    m = 0
+    for s in range(n):
+        start[s + 1] += half
+        for j in range(1, half + 1):
+            k = s * half + j - 1
+            if moved[k]:
+                t = draws[m] + (1 if draws[m] >= s else 0)
+                m += 1
+            else:
+                t = s + j if s + j < n else s + j - n
+            target[k] = t
+            start[t + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = start[:-1].copy()
+    indices = np.empty(start[n], dtype=np.int32)
+    for s in range(n):
+        p = fill[s]
+        for k in range(s * half, (s + 1) * half):
+            t = target[k]
+            indices[p] = t
+            p += 1
+            indices[fill[t]] = s
+            fill[t] += 1
+        fill[s] = p
+    indptr = np.empty(n + 1, dtype=np.int32)
+    indptr[0] = 0
+    kept = 0
+    for i in range(n):
+        begin, end = start[i], start[i + 1]
+        for p in range(begin + 1, end):  # insertion sort: a row holds a few ties
+            j, q = indices[p], p
+            while q > begin and indices[q - 1] > j:
+                indices[q] = indices[q - 1]
+                q -= 1
+            indices[q] = j
+        last = -1
+        for p in range(begin, end):  # compacting in place: entries move only backwards
+            j = indices[p]
+            if j != last:
+                indices[kept] = j
+                kept += 1
+                last = j
+        indptr[i + 1] = kept
+    return indptr, indices[:kept].copy()
+
+
 # ---------------------------------------------------------------- peer exposure
 
 # columns of a peer group's node table

@@ -4,6 +4,8 @@ A Watts-Strogatz graph must be undirected (symmetric 0/1 matrix), without self-l
 with mean degree ``degree`` less the few duplicate ties that rewiring creates; without
 rewiring every node's neighbours are exactly the ``degree // 2`` nodes either side of
 it on the ring, and with rewiring the share of moved ties is the rewiring probability.
+The compiled construction gives, array for array, the canonical CSR matrix that
+scipy's sparse sum of the same ties and their transpose gives.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from abm.network import small_world
 
@@ -74,3 +77,34 @@ def test_share_of_rewired_ties():
     p = r * (1 - degree / (n - 1))
     sd = math.sqrt(ties * p * (1 - p))
     assert abs(non_ring - ties * p) < 4 * sd
+
+
+def scipy_small_world(n: int, degree: int, rewiring: float, rng: np.random.Generator) -> sp.csr_matrix:
+    """The same ties (same draws) put together with scipy: forward ties plus their
+    transpose, duplicates summed, then set to 1."""
+    half = min(degree // 2, (n - 1) // 2) or 1
+    source = np.repeat(np.arange(n, dtype=np.int32), half)
+    target = (source + np.tile(np.arange(1, half + 1, dtype=np.int32), n)) % n
+    moved = rng.random(source.size) < rewiring
+    draw = rng.integers(0, n - 1, int(moved.sum()), dtype=np.int32)
+    target[moved] = draw + (draw >= source[moved])
+    forward = sp.csr_matrix(
+        (np.ones(target.size, dtype=np.float32), target, np.arange(0, target.size + 1, half)), (n, n)
+    )
+    adjacency = (forward + forward.T.tocsr()).tocsr()
+    adjacency.sum_duplicates()
+    adjacency.data[:] = 1.0
+    return adjacency
+
+
+@pytest.mark.parametrize(
+    ("n", "degree", "rewiring"),
+    [(2, 2, 0.0), (3, 10, 0.5), (5, 4, 1.0), (11, 6, 0.3), (1000, 10, 0.05), (20001, 11, 0.2), (5000, 30, 1.0)],
+)
+def test_the_compiled_matrix_is_scipys_canonical_matrix_of_the_same_ties(n, degree, rewiring):
+    for seed in range(3):
+        ours = small_world(n, degree, rewiring, np.random.default_rng(seed))
+        theirs = scipy_small_world(n, degree, rewiring, np.random.default_rng(seed))
+        for attribute in ("indptr", "indices", "data"):
+            a, b = getattr(ours, attribute), getattr(theirs, attribute)
+            assert a.dtype == b.dtype and np.array_equal(a, b), attribute
