@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from abm.clock import FISCAL_YEARS
-from abm.economics import Market, PVEconomics, annuity
+from abm.economics import Discounting, Market, PVEconomics, annuity
 from abm.kernels import ev_npv
 
 
@@ -217,3 +217,21 @@ def test_solar_sharing_cost_and_electricity_price(baseline):
     table = m.table()
     assert table["fiscal_year"] == list(FISCAL_YEARS)
     assert len(table["pv_cost_yen_per_kw"]) == len(FISCAL_YEARS)
+
+
+def test_discounting_writes_each_annuity_into_its_column_and_refuses_a_table_of_another_size():
+    rates = np.array(RATES)
+    table = np.full((rates.size, 3), np.nan)
+    discounting = Discounting(rates)
+    discounting.annuity_into(table, 2, 0.02, 1, 25, scale=1.5)
+    discounting.annuity_into(table, 0, -0.005, 11, 25)
+    np.testing.assert_array_equal(table[:, 2], annuity(rates, 0.02, 1, 25) * 1.5)
+    np.testing.assert_array_equal(table[:, 0], annuity(rates, -0.005, 11, 25))
+    assert np.isnan(table[:, 1]).all()
+    for wrong, column in (
+        (np.zeros((rates.size - 1, 3)), 0),
+        (np.zeros((rates.size, 3)), 3),
+        (np.zeros(rates.size), 0),
+    ):
+        with pytest.raises(ValueError, match=f"{rates.size} rows with a column {column}"):
+            discounting.annuity_into(wrong, column, 0.0, 1, 10)
