@@ -43,19 +43,15 @@ class RunSpec:
     last_fiscal_year: int = LAST_FISCAL_YEAR
 
 
-# A model other than the plain city run: a picklable function from a spec to its outputs.
+# A picklable function from a spec to its outputs: the city run of :func:`city_outputs`,
+# or another model (a test function whose answers are known).
 Model = Callable[[RunSpec], dict[str, Any]]
 
 
-def evaluate(base: Scenario, spec: RunSpec, extract: Extract) -> dict[str, Any]:
-    """Run one spec and return its extracted outputs with its timing."""
-    started = time.perf_counter()
+def city_outputs(base: Scenario, extract: Extract, spec: RunSpec) -> dict[str, Any]:
+    """Run one spec of ``base`` and return what ``extract`` takes of the result."""
     scenario = base.with_values(spec.values, source=f"run {spec.key}") if spec.values else base
-    result = run_scenario(scenario, spec.seed, spec.scale, last_fiscal_year=spec.last_fiscal_year)
-    outputs = extract(result)
-    seconds = round(time.perf_counter() - started, 3)
-    settle_worker()
-    return {"key": spec.key, "outputs": outputs, "seconds": seconds, "pid": os.getpid()}
+    return extract(run_scenario(scenario, spec.seed, spec.scale, last_fiscal_year=spec.last_fiscal_year))
 
 
 class RunStore:
@@ -128,7 +124,7 @@ def run_experiment(
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every spec the store does not hold yet; return all records by key."""
-    return _run_missing(functools.partial(evaluate, base, extract=extract), specs, store, pool, on_done)
+    return run_model_experiment(functools.partial(city_outputs, base, extract), specs, store, pool, on_done)
 
 
 def evaluate_model(model: Model, spec: RunSpec) -> dict[str, Any]:
@@ -147,9 +143,8 @@ def run_model_experiment(
     pool: Executor | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """:func:`run_experiment` for any model: a picklable function from a spec to its
-    outputs (a city run that computes its own outputs, or a test function whose
-    answers are known), stored and resumed in the same way."""
+    """:func:`run_experiment` for any model (:data:`Model`), stored and resumed in the
+    same way."""
     return _run_missing(functools.partial(evaluate_model, model), specs, store, pool, on_done)
 
 

@@ -60,11 +60,10 @@ jit = numba.njit(cache=True, nogil=True)
 def prefetch(typingctx, array, row):
     """Ask the processor to bring ``array[row]`` (its first and last element, and its
     middle in a row over 64 bytes: every cache line of a row up to 128 bytes) into its
-    cache, for writing: a hint,
-    with no effect on any result. A loop that reads or updates scattered rows runs
-    faster when it first asks for all of them and then works: the fetches overlap
-    instead of each waiting on the last (in a run's peer updates, about half the time
-    per neighbour, measured with a cycle counter)."""
+    cache, for writing: a hint, with no effect on any result. A loop that reads or
+    updates scattered rows runs faster when it first asks for all of them and then
+    works: the fetches overlap instead of each waiting on the last (in a run's peer
+    updates, about half the time per neighbour, measured with a cycle counter)."""
 
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
@@ -267,9 +266,15 @@ def _typeof_stream(value, context):
 
 
 # numpy's PCG64: the LCG's multiplier (PCG_DEFAULT_MULTIPLIER_128) and its state,
-# pcg64_state {pcg64_random_t *pcg_state; ...} -> pcg64_random_t {state, inc}, each
-# 128-bit number two 64-bit words
+# pcg64_state (below) -> pcg64_random_t {state, inc}, each 128-bit number two 64-bit words
 _PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+class PCG64State(ctypes.Structure):
+    """numpy's ``pcg64_state``, at a bit generator's ``ctypes.state_address``: the
+    LCG's address and a 32-bit value kept back from the last 64-bit draw."""
+
+    _fields_ = (("pcg_state", ctypes.c_void_p), ("has_uint32", ctypes.c_int), ("uinteger", ctypes.c_uint32))
 
 
 @functools.cache
@@ -280,8 +285,7 @@ def pcg64_word_order() -> tuple[int, int]:
     none), so it is read off a generator's memory."""
     bits = np.random.PCG64(1)
     state = bits.state["state"]["state"]
-    address = ctypes.c_void_p.from_address(bits.ctypes.state_address).value
-    words = list((ctypes.c_uint64 * 2).from_address(address))
+    words = list((ctypes.c_uint64 * 2).from_address(PCG64State.from_address(bits.ctypes.state_address).pcg_state))
     mask = (1 << 64) - 1
     if words == [state & mask, state >> 64]:
         return 0, 1

@@ -94,13 +94,6 @@ def _jump(draws: int) -> tuple[int, int]:
     return (after[1] - c) & _MASK_128, c
 
 
-class _PCG64State(ctypes.Structure):
-    """numpy's ``pcg64_state``: the LCG's address and a 32-bit value kept back from the
-    last 64-bit draw."""
-
-    _fields_ = (("pcg_state", ctypes.c_void_p), ("has_uint32", ctypes.c_int), ("uinteger", ctypes.c_uint32))
-
-
 class _LCGWords:
     """The 64-bit words of a PCG64 generator's LCG state in its own memory, to set the
     state without numpy's dictionary (in the order of
@@ -108,7 +101,7 @@ class _LCGWords:
 
     def __init__(self, bits: np.random.PCG64):
         self.bits = bits  # keeps the memory alive
-        self.header = _PCG64State.from_address(bits.ctypes.state_address)
+        self.header = kernels.PCG64State.from_address(bits.ctypes.state_address)
         pcg_state = self.header.pcg_state
         self.words = np.ctypeslib.as_array((ctypes.c_uint64 * 2).from_address(pcg_state))
         self.low, self.high = kernels.pcg64_word_order()

@@ -272,18 +272,24 @@ def test_weighted_stocks_independent_of_scale(strategy):
         assert abs(diff[k]) < 4.5 * se[k], (c, diff[k], se[k])
 
 
-def test_a_finished_run_frees_its_agents_without_the_garbage_collector(strategy, monkeypatch):
-    """run_scenario closes its model: the agents' arrays are freed by reference counting
-    as it returns, not at Python's next full garbage collection (a Mesa model is a
-    reference cycle), so that the next run of a sweep reuses their memory."""
+def instances_made(cls: type, monkeypatch) -> list[weakref.ref]:
+    """Weak references to every instance of ``cls`` made from now on in the test."""
     made = []
-    build = Households.__init__
+    build = cls.__init__
 
     def recording(self, *args, **kwargs):
         build(self, *args, **kwargs)
         made.append(weakref.ref(self))
 
-    monkeypatch.setattr(Households, "__init__", recording)
+    monkeypatch.setattr(cls, "__init__", recording)
+    return made
+
+
+def test_a_finished_run_frees_its_agents_without_the_garbage_collector(strategy, monkeypatch):
+    """run_scenario closes its model: the agents' arrays are freed by reference counting
+    as it returns, not at Python's next full garbage collection (a Mesa model is a
+    reference cycle), so that the next run of a sweep reuses their memory."""
+    made = instances_made(Households, monkeypatch)
     gc.collect()
     gc.disable()
     try:
@@ -298,14 +304,7 @@ def test_settling_a_worker_after_a_run_keeps_nothing_of_that_run(strategy, monke
     """A sweep's worker freezes what it holds after its first run (so that full garbage
     collections stop rescanning it); the run's model, a reference cycle, is garbage by
     then and must be collected first, not frozen for the life of the process."""
-    made = []
-    build = CityModel.__init__
-
-    def recording(self, *args, **kwargs):
-        build(self, *args, **kwargs)
-        made.append(weakref.ref(self))
-
-    monkeypatch.setattr(CityModel, "__init__", recording)
+    made = instances_made(CityModel, monkeypatch)
     try:
         runner.run_replicates(strategy, [1], scale=SCALE)
         runner.settle_worker.__wrapped__()  # as in a fresh worker, whatever ran before here
