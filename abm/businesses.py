@@ -13,8 +13,9 @@ import numpy as np
 
 from abm.city import BusinessAttributes
 from abm.clock import Month
+from abm.economics import PVEconomics
 from abm.policy import FLAGS
-from abm.population import Context, RooftopPV, Tallies
+from abm.population import Context, RooftopPV, Tallies, roof_owner_table
 
 
 class Businesses(RooftopPV):
@@ -28,18 +29,13 @@ class Businesses(RooftopPV):
         self.pv_kw = np.zeros(n, dtype=np.float32)
         self.ppa_kw = np.zeros(n, dtype=np.float32)
         self.owners = np.flatnonzero(attributes.owns_roof)
-        self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
+        self.pv_peers = ctx.peers(attributes, self.owners.size)
         self.tallies = Tallies(("businesses:pv/ppa",))
         self.codes = attributes.large_emitter.astype(np.int8) << FLAGS.index("large_emitters")
         self.excluded = np.zeros(n, dtype=bool)  # no business is being built
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
-        self.init_rooftop_pv(
-            attributes.roof_kw,
-            attributes.discount_rate.astype(float),
-            self.t["fit_term_years_business"],
-            np.zeros(n),  # no attitude term
-        )
+        self._owner_table = attributes.derive(_owner_table, ctx.pv, self.t["fit_term_years_business"])
         self.seed_initial_pv(self.owners, self.b["initial_pv_kw"], attributes.roof_kw)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
@@ -66,3 +62,10 @@ class Businesses(RooftopPV):
             "business_pv_systems": pv_systems * w,
             "business_ppa_kw": ppa_kw * w,
         }
+
+
+def _owner_table(a: BusinessAttributes, pv: PVEconomics, fit_term: int) -> np.ndarray:
+    """The roof owners' table (:func:`abm.population.roof_owner_table`), without an
+    attitude term."""
+    owners = np.flatnonzero(a.owns_roof)
+    return roof_owner_table(owners, a.roof_kw, a.discount_rate.astype(float), np.zeros(a.n), pv, fit_term)[0]

@@ -6,6 +6,8 @@ neighbourhoods whose detached share varies; about 40,000 businesses by sector; a
 3,500 farm households sharing 1,290 ha of paddy and 1,840 ha of upland. Only the
 attributes that do not change during a run live here, so a city is built once per
 seed and scale and reused by every run of a sweep (:func:`build_city` caches it).
+What runs derive from those attributes and a few scenario numbers (the owners'
+present-value factors, ...) is kept with them too (:class:`Derived`).
 
 At ``scale`` F each population keeps a fraction F of its agents, each standing for
 ``weight`` = 1/F real agents (exactly N / n).
@@ -14,8 +16,10 @@ At ``scale`` F each population keeps a fraction F of its agents, each standing f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,8 +34,59 @@ BUSINESS_SECTOR_SHARES = (0.3, 0.2, 0.1, 0.3, 0.1)
 CITY_SECTIONS = ("population", "households", "businesses", "farmers", "network")
 
 
+T = TypeVar("T")
+
+
+class Derived:
+    """What runs derive from a population's attributes and a few scenario numbers,
+    kept for the next run on the same city: a city built once per worker then saves
+    its runs this work too, as long as the numbers stay the same (a workshop's
+    re-runs, a comparison of subsidy designs, ``abm bench``).
+
+    ``derived(compute, attributes, *numbers)`` is ``compute(attributes, *numbers)``,
+    computed again only when ``numbers`` differ from the last call's (compared with
+    ``==``: scalars, tuples, or objects equal by value). ``compute`` must depend on
+    nothing else: a module-level function, not a closure. One value is held per
+    function. Its arrays are made read-only, so that no run can change what the next
+    one gets. A copy (pickled) starts empty.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[Callable[..., Any], tuple[tuple[Any, ...], Any]] = {}
+
+    def __call__(self, compute: Callable[..., T], attributes: Any, *numbers: Any) -> T:
+        held = self._held.get(compute)
+        if held is not None and held[0] == numbers:
+            return held[1]
+        value = compute(attributes, *numbers)
+        for array in _arrays(value):
+            array.flags.writeable = False
+        self._held[compute] = (numbers, value)
+        return value
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return Derived, ()
+
+
+def _arrays(value: Any) -> list[np.ndarray]:
+    """The numpy arrays in ``value``: itself, or the items or fields of a tuple."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, tuple):
+        return [a for item in value for a in _arrays(item)]
+    return []
+
+
+class _Population:
+    derived: Derived
+
+    def derive(self, compute: Callable[..., T], *numbers: Any) -> T:
+        """``compute(self, *numbers)``, kept for the next run (:class:`Derived`)."""
+        return self.derived(compute, self, *numbers)
+
+
 @dataclass(frozen=True)
-class HouseholdAttributes:
+class HouseholdAttributes(_Population):
     weight: float
     dwelling: np.ndarray  # int8: DETACHED_OWNER, DETACHED_RENTER, APARTMENT
     roof_kw: np.ndarray  # float32, 0 where no roof of one's own
@@ -39,6 +94,7 @@ class HouseholdAttributes:
     attitude: np.ndarray  # environmental concern in [0, 1]
     has_car: np.ndarray
     network: sp.csr_matrix
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -46,7 +102,7 @@ class HouseholdAttributes:
 
 
 @dataclass(frozen=True)
-class BusinessAttributes:
+class BusinessAttributes(_Population):
     weight: float
     sector: np.ndarray  # int8 index into BUSINESS_SECTORS
     owns_roof: np.ndarray
@@ -54,6 +110,7 @@ class BusinessAttributes:
     discount_rate: np.ndarray  # 1 / required payback
     large_emitter: np.ndarray
     network: sp.csr_matrix
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -61,16 +118,20 @@ class BusinessAttributes:
 
 
 @dataclass(frozen=True)
-class FarmerAttributes:
+class FarmerAttributes(_Population):
     weight: float
     farmland_ha: np.ndarray
     paddy: np.ndarray  # main crop is rice
     has_successor: np.ndarray
     network: sp.csr_matrix
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
     @property
     def n(self) -> int:
         return self.farmland_ha.size
+
+
+Attributes = HouseholdAttributes | BusinessAttributes | FarmerAttributes
 
 
 @dataclass(frozen=True)

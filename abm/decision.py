@@ -34,6 +34,11 @@ from abm.policy import PolicyEnvironment, flag_codes
 BEFORE_THE_FIRST_MONTH = -1  # the month of the initial stock's peer counts
 
 
+def inverse_degrees(adjacency: sp.csr_matrix) -> np.ndarray:
+    """One over each node's degree (over 1 for a node without ties), in float32."""
+    return 1.0 / np.maximum(np.diff(adjacency.indptr), 1).astype(np.float32)
+
+
 class PeerExposure:
     """How many of each agent's peers have adopted, updated as adoptions happen.
 
@@ -48,16 +53,21 @@ class PeerExposure:
     happen in (``month``, a step; the initial stock's are dated before the first).
     """
 
-    def __init__(self, n: int, adjacency: sp.csr_matrix | None):
+    def __init__(self, n: int, adjacency: sp.csr_matrix | None, inverse_degree: np.ndarray | None = None):
+        """``inverse_degree``, if given, is :func:`inverse_degrees` of ``adjacency``."""
         self.n = n
         self.adjacency = adjacency
         n_nodes = n if adjacency is not None else 1
         if adjacency is not None:
             indptr, indices = adjacency.indptr, adjacency.indices
-            inverse_degree = 1.0 / np.maximum(np.diff(indptr), 1).astype(np.float32)
+            if inverse_degree is None:
+                inverse_degree = inverse_degrees(adjacency)
         else:  # the network's index type, so that the kernels are compiled once
             indptr, indices = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
             inverse_degree = np.full(1, 1.0 / max(n, 1), dtype=np.float32)
+        # read-only, as a city keeps it (abm.city.Derived): one type for the kernels
+        inverse_degree = inverse_degree.view()
+        inverse_degree.flags.writeable = False
         nodes = np.zeros((n_nodes, 4), dtype=np.int32)  # columns: kernels.COUNT .. PRIOR
         nodes[:, kernels.TOUCHED] = BEFORE_THE_FIRST_MONTH - 1
         self.state = (indptr, indices, nodes, inverse_degree)

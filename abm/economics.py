@@ -114,6 +114,12 @@ class PVEconomics:
         self.price_trend = scenario["prices.electricity_price_trend_per_year"]
         self.constants = (self.yield_kwh_per_kw, self.om, self.post_fit, self.ppa_discount)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal numbers: the same factors and values (:class:`abm.city.Derived`)."""
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, equal by value
+
     def factors(self, rate: np.ndarray, fit_term: int) -> PVFactors:
         """Present-value factors for agents discounting at ``rate``: they depend only
         on the agent and the contract, so populations compute them once."""

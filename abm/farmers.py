@@ -36,7 +36,7 @@ class Farmers:
         self.codes = np.zeros(attributes.n, dtype=np.int8)  # no flags apply to farmers
         self.nobody = np.zeros(attributes.n, dtype=bool)
         self.successor = attributes.has_successor.astype(float)
-        self.peers = ctx.peers(attributes.n, attributes.n, attributes.network)
+        self.peers = ctx.peers(attributes, attributes.n)
         self.tallies = Tallies((SOLAR_SHARING,))
         # every farmer discounts at the same rate: one set of factors serves all
         rate = np.array([f["discount_rate"]])

@@ -11,14 +11,16 @@ Car owners replace their car at a constant rate and choose an EV or a petrol car
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from abm import kernels
 from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
 from abm.clock import Month
-from abm.economics import annuity
+from abm.economics import PVEconomics, annuity
 from abm.kernels import DT_YEARS
-from abm.population import Context, RooftopPV, Tallies
+from abm.population import Context, RooftopPV, Tallies, roof_owner_table
 
 # the households' decisions, as their tallies are keyed
 NEW_HOUSES, ROOFTOP, CARS = "households:pv/zeh", "households:pv/ppa", "households:ev"
@@ -42,8 +44,8 @@ class Households(RooftopPV):
         self.codes = np.zeros(n, dtype=np.int8)  # flag codes (new builds are flagged in the kernels)
         self.owners = np.flatnonzero(attributes.dwelling == DETACHED_OWNER)
         self.car_owners = np.flatnonzero(attributes.has_car)
-        self.pv_peers = ctx.peers(n, self.owners.size, attributes.network)
-        self.ev_peers = ctx.peers(n, self.car_owners.size, attributes.network)
+        self.pv_peers = ctx.peers(attributes, self.owners.size)
+        self.ev_peers = ctx.peers(attributes, self.car_owners.size)
         self.tallies = Tallies((NEW_HOUSES, ROOFTOP, CARS))
         t, h = ctx.scenario.section("technology"), ctx.scenario.section("households")
         self.t, self.h = t, h
@@ -52,23 +54,18 @@ class Households(RooftopPV):
         )
         self.replacement_probability = -np.expm1(-DT_YEARS / h["car_replacement_years"])
         b = ctx.behaviour
-        attitude_term = b["attitude_weight"] * (attributes.attitude - 0.5)
-        rate = attributes.discount_rate
-        discounting = self.init_rooftop_pv(attributes.roof_kw, rate, t["fit_term_years_residential"], attitude_term)
-        # ZEH savings (no degradation) and EV running costs, valued once per run
-        discounting.annuity_into(self._owner_table, kernels.ZEH_SAVINGS, ctx.market.price_trend, 1, t["pv_life_years"])
-        self._car_factor = np.zeros(n)
-        self._car_factor[self.car_owners] = annuity(rate[self.car_owners], 0.0, 1, t["car_appraisal_years"])
-        # the part of an EV's utility that is the household's own, fixed for the run
-        self._ev_own_utility = (
-            b["ev_constant"] + b["ev_apartment_constant"] * (attributes.dwelling == APARTMENT) + attitude_term
+        appraisal = attributes.derive(
+            appraise,
+            ctx.pv,
+            t["fit_term_years_residential"],
+            b["attitude_weight"],
+            ctx.market.price_trend,
+            t["pv_life_years"],
+            t["car_appraisal_years"],
+            b["ev_constant"],
+            b["ev_apartment_constant"],
         )
-        owners = self.car_owners
-        self._car_bounds = (
-            (float(self._ev_own_utility[owners].max()), float(self._car_factor[owners].min()),
-             float(self._car_factor[owners].max()))
-            if owners.size else (0.0, 0.0, 0.0)
-        )  # fmt: skip
+        self._owner_table, self._car_factor, self._ev_own_utility, self._car_bounds = appraisal
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
@@ -194,3 +191,43 @@ class Households(RooftopPV):
             "detached_owner_households": self.owners.size * w,
             "cars": self.car_owners.size * w,
         }
+
+
+class HouseholdAppraisal(NamedTuple):
+    """What the households' decisions need of each household for a whole run."""
+
+    owner_table: np.ndarray  # the roof owners' (abm.population.roof_owner_table), with ZEH savings
+    car_factor: np.ndarray  # present value of 1 yen a year over the car appraisal years
+    ev_own_utility: np.ndarray  # the part of an EV's utility that is the household's own
+    car_bounds: tuple[float, float, float]  # largest own utility, smallest and largest factor of car owners
+
+
+def appraise(
+    a: HouseholdAttributes,
+    pv: PVEconomics,
+    fit_term: int,
+    attitude_weight: float,
+    price_trend: float,
+    pv_life_years: int,
+    car_appraisal_years: int,
+    ev_constant: float,
+    ev_apartment_constant: float,
+) -> HouseholdAppraisal:
+    """The households' :class:`HouseholdAppraisal` (kept with the city,
+    :class:`abm.city.Derived`)."""
+    owners = np.flatnonzero(a.dwelling == DETACHED_OWNER)
+    car_owners = np.flatnonzero(a.has_car)
+    attitude_term = attitude_weight * (a.attitude - 0.5)
+    rate = a.discount_rate
+    table, discounting = roof_owner_table(owners, a.roof_kw, rate, attitude_term, pv, fit_term)
+    # ZEH savings (no degradation) and EV running costs
+    discounting.annuity_into(table, kernels.ZEH_SAVINGS, price_trend, 1, pv_life_years)
+    car_factor = np.zeros(a.n)
+    car_factor[car_owners] = annuity(rate[car_owners], 0.0, 1, car_appraisal_years)
+    ev_own_utility = ev_constant + ev_apartment_constant * (a.dwelling == APARTMENT) + attitude_term
+    bounds = (
+        (float(ev_own_utility[car_owners].max()), float(car_factor[car_owners].min()),
+         float(car_factor[car_owners].max()))
+        if car_owners.size else (0.0, 0.0, 0.0)
+    )  # fmt: skip
+    return HouseholdAppraisal(table, car_factor, ev_own_utility, bounds)

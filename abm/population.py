@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from abm import kernels
+from abm.city import Attributes
 from abm.clock import Month
-from abm.decision import PeerExposure
+from abm.decision import PeerExposure, inverse_degrees
 from abm.economics import Discounting, Market, PVEconomics
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
@@ -141,12 +141,18 @@ class Context:
         """(yield kWh/kW, O&M yen/kW, post-FIT yen/kWh, PPA discount) for the kernels."""
         return self.pv.constants
 
-    def peers(self, n_agents: int, n_peers: int, network: sp.csr_matrix) -> PeerExposure:
-        """Peer exposure over the network, or over the ``n_peers`` agents who could
-        adopt when the scenario takes peer share over the whole population."""
+    def peers(self, attributes: Attributes, n_peers: int) -> PeerExposure:
+        """Peer exposure over the network of ``attributes`` (a population's, in
+        :mod:`abm.city`), or over the ``n_peers`` agents who could adopt when the
+        scenario takes peer share over the whole population."""
         if self.behaviour["peer_scope"] == "population":
             return PeerExposure(n_peers, None)
-        return PeerExposure(n_agents, network)
+        return PeerExposure(attributes.n, attributes.network, attributes.derive(network_inverse_degrees))
+
+
+def network_inverse_degrees(attributes: Attributes) -> np.ndarray:
+    """:func:`abm.decision.inverse_degrees` of a population's network."""
+    return inverse_degrees(attributes.network)
 
 
 @dataclass
@@ -194,8 +200,26 @@ class Tallies:
         )
 
 
+def roof_owner_table(
+    owners: np.ndarray, roof_kw: np.ndarray, rate: np.ndarray, attitude_term: np.ndarray, pv: PVEconomics, fit_term: int
+) -> tuple[np.ndarray, Discounting]:
+    """What the PV decisions need of the roof ``owners``, as one row per owner
+    (:data:`abm.kernels.ROOF_KW`): their present-value factors, roof and the attitude
+    part of their utility; with the owners' :class:`abm.economics.Discounting`, for a
+    population's further columns."""
+    table = np.zeros((owners.size, kernels.OWNER_COLUMNS))
+    discounting = Discounting(rate[owners])
+    pv.write_factors(discounting, fit_term, table)
+    table[:, kernels.ROOF_KW] = roof_kw[owners]
+    table[:, kernels.ATTITUDE] = attitude_term[owners]
+    return table, discounting
+
+
 class RooftopPV:
-    """Roof owners choosing among nothing, buying PV, or a PPA (options 0, 1, 2)."""
+    """Roof owners choosing among nothing, buying PV, or a PPA (options 0, 1, 2).
+
+    A population sets ``_owner_table`` (:func:`roof_owner_table`, read-only) before
+    the first year."""
 
     agent_type: str  # "households" or "businesses"
     behaviour_prefix: str  # "household" or "business", as in [behaviour] keys
@@ -208,26 +232,11 @@ class RooftopPV:
     tallies: Tallies
     codes: np.ndarray  # flag codes (abm.policy.FLAGS) that do not change
     excluded: np.ndarray  # agents who cannot consider rooftop PV this month
+    _owner_table: np.ndarray  # one row per owner (roof_owner_table)
 
     def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
         """(cost yen/kW, expected retail price, FIT, self-consumption share) in a year."""
         raise NotImplementedError
-
-    def init_rooftop_pv(
-        self, roof_kw: np.ndarray, rate: np.ndarray, fit_term: int, attitude_term: np.ndarray
-    ) -> Discounting:
-        """What the PV decisions need of the roof owners, computed once per run, as
-        one row per owner (:data:`abm.kernels.ROOF_KW`): their present-value factors,
-        roof and the attitude part of their utility. Returns the owners'
-        :class:`abm.economics.Discounting`, for a population's further columns."""
-        owners = self.owners
-        table = np.zeros((owners.size, kernels.OWNER_COLUMNS))
-        discounting = Discounting(rate[owners])
-        self.ctx.pv.write_factors(discounting, fit_term, table)
-        table[:, kernels.ROOF_KW] = roof_kw[owners]
-        table[:, kernels.ATTITUDE] = attitude_term[owners]
-        self._owner_table = table
-        return discounting
 
     @property
     def flows(self) -> YearFlows:

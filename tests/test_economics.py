@@ -235,3 +235,20 @@ def test_discounting_writes_each_annuity_into_its_column_and_refuses_a_table_of_
     ):
         with pytest.raises(ValueError, match=f"{rates.size} rows with a column {column}"):
             discounting.annuity_into(wrong, column, 0.0, 1, 10)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("technology.pv_degradation_per_year", 0.007),
+        ("technology.pv_life_years", 30),
+        ("ppa.term_years", 12),
+        ("prices.electricity_price_trend_per_year", 0.02),
+        ("technology.post_fit_yen_per_kwh", 9.0),
+    ],
+)
+def test_pv_economics_are_equal_when_their_numbers_are(baseline, key, value):
+    """A city keeps PV factors for as long as the PV economics compare equal
+    (abm.city.Derived), so every number they use must count."""
+    assert PVEconomics(baseline) == PVEconomics(baseline)
+    assert PVEconomics(baseline.with_values({key: value})) != PVEconomics(baseline)
