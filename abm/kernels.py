@@ -327,6 +327,55 @@ def _pcg64_next_double(typingctx, state_address):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _pcg64_set(typingctx, state_address, state_words, inc_words, jump_words):
+    """Set the PCG64 generator at ``state_address`` to the LCG state ``A s + C inc``
+    (mod 2**128), where ``s`` and ``inc`` are 128-bit numbers given as (low, high)
+    words and ``jump_words`` is (A low, A high, C low, C high); drop a 32-bit value
+    kept back from an earlier draw, as numpy's ``advance`` does."""
+    low, high = pcg64_word_order()
+    kept_flag, kept_value = PCG64State.has_uint32.offset, PCG64State.uinteger.offset
+
+    def codegen(context, builder, signature, args):
+        i8, i32, i64, i128 = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.IntType(128)
+        address = args[0]
+        numbers = [cgutils.unpack_tuple(builder, a) for a in args[1:]]
+
+        def number(lo, hi):
+            wide_hi = builder.shl(builder.zext(hi, i128), ir.Constant(i128, 64))
+            return builder.or_(wide_hi, builder.zext(lo, i128))
+
+        (s_lo, s_hi), (inc_lo, inc_hi), (a_lo, a_hi, c_lo, c_hi) = numbers
+        state = builder.add(
+            builder.mul(number(a_lo, a_hi), number(s_lo, s_hi)),
+            builder.mul(number(c_lo, c_hi), number(inc_lo, inc_hi)),
+        )
+        words = builder.load(builder.inttoptr(address, i64.as_pointer().as_pointer()))
+        builder.store(builder.trunc(state, i64), builder.gep(words, [ir.Constant(i32, low)]))
+        high_half = builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64)
+        builder.store(high_half, builder.gep(words, [ir.Constant(i32, high)]))
+        header = builder.inttoptr(address, i8.as_pointer())
+        for offset in (kept_flag, kept_value):
+            field = builder.bitcast(builder.gep(header, [ir.Constant(i64, offset)]), i32.as_pointer())
+            builder.store(ir.Constant(i32, 0), field)
+        return context.get_dummy_value()
+
+    words2, words4 = types.UniTuple(types.uint64, 2), types.UniTuple(types.uint64, 4)
+    return types.void(types.int64, words2, words2, words4), codegen
+
+
+@jit
+def position_streams(addresses, bases, jump):
+    """Set each generator ``addresses[k]`` (a :class:`Stream`'s address) to ``A s + C
+    inc`` for its ``bases[k]`` = (s low, s high, inc low, inc high) and ``jump`` = (A
+    low, A high, C low, C high): numpy's ``advance`` of the stream from ``s`` by the
+    draws that ``jump`` stands for (:class:`abm.population.MonthlyStreams`)."""
+    j = (jump[0], jump[1], jump[2], jump[3])
+    for k in range(addresses.size):
+        b = bases[k]
+        _pcg64_set(addresses[k], (b[0], b[1]), (b[2], b[3]), j)
+
+
 @jit
 def uniform(rng):
     """A uniform draw on the open interval (0, 1) (the bit generator's [0, 1) shifted by

@@ -10,7 +10,6 @@ nothing; households and businesses both use it.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -47,14 +46,16 @@ class MonthlyStreams:
     """One random stream per decision, set for each month at the start of its own
     block of 2**40 draws (far more than a month uses), so months never overlap.
 
-    What is returned is an :class:`abm.kernels.Stream` on the decision's bit generator,
-    positioned for the month until the next call, as the plain tuple of its address
-    (which numba takes faster than the handle itself), valid because this object holds
-    the bit generator.
+    Each decision draws from its stream once a month: the first request of a month
+    sets every decision's stream for it, and what is returned is an
+    :class:`abm.kernels.Stream` on the decision's bit generator as the plain tuple of
+    its address (which numba takes faster than the handle itself), valid because
+    this object holds the bit generators.
 
-    A month's position is written straight into the generator's 128-bit LCG state
+    A month's position is written straight into the generators' 128-bit LCG states
     (``state = A state + C inc``, with ``A`` and ``C`` of the jump taken from numpy's
-    own ``advance`` once per process), which costs a fraction of setting
+    own ``advance`` once per process) by one compiled call
+    (:func:`abm.kernels.position_streams`), which costs a fraction of setting
     ``bit_generator.state`` and advancing it; the tests check that both give the same
     state. A copy (pickled, or deep-copied) is made anew from the seed, as the handles
     are addresses in this object's generators.
@@ -64,54 +65,43 @@ class MonthlyStreams:
 
     def __init__(self, seed: int):
         self.seed = seed
-        self._streams = {}
-        for i, purpose in enumerate(STREAMS):
-            bits = np.random.PCG64(np.random.SeedSequence([seed, i]))
-            lcg = bits.state["state"]
-            self._streams[purpose] = (tuple(kernels.Stream(bits)), _LCGWords(bits), lcg["state"], lcg["inc"])
+        self._bits = [np.random.PCG64(np.random.SeedSequence([seed, i])) for i in range(len(STREAMS))]
+        handles = [tuple(kernels.Stream(bits)) for bits in self._bits]
+        self._handles = dict(zip(STREAMS, handles, strict=True))
+        self._addresses = np.array([h[0] for h in handles], dtype=np.int64)
+        lcg = [bits.state["state"] for bits in self._bits]
+        self._bases = np.array([[*_words(x["state"]), *_words(x["inc"])] for x in lcg], dtype=np.uint64)
+        self._step: int | None = None
 
     def __call__(self, month: Month, purpose: str) -> tuple[int]:
-        handle, words, state, inc = self._streams[purpose]
-        a, c = _jump(month.step * self.BLOCK)
-        words.set_state((a * state + c * inc) & _MASK_128)
-        return handle
+        if month.step != self._step:
+            kernels.position_streams(self._addresses, self._bases, _jump_words(month.step * self.BLOCK))
+            self._step = month.step
+        return self._handles[purpose]
 
     def __reduce__(self) -> tuple[type, tuple[int]]:
         return MonthlyStreams, (self.seed,)
 
 
+def _words(number: int) -> tuple[int, int]:
+    """(low, high) 64-bit words of a 128-bit number."""
+    return number & _MASK_64, number >> 64
+
+
 @functools.cache
-def _jump(draws: int) -> tuple[int, int]:
-    """(A, C) such that advancing a PCG64 stream by ``draws`` takes its LCG state
-    ``s`` with increment ``inc`` to ``A s + C inc`` (mod 2**128), read off numpy's
-    ``advance`` from the states 0 and 1 with increment 1."""
+def _jump_words(draws: int) -> np.ndarray:
+    """(A low, A high, C low, C high) such that advancing a PCG64 stream by ``draws``
+    takes its LCG state ``s`` with increment ``inc`` to ``A s + C inc`` (mod 2**128),
+    read off numpy's ``advance`` from the states 0 and 1 with increment 1."""
     probe = np.random.PCG64(0)
     after = []
     for start in (0, 1):
         probe.state = {"bit_generator": "PCG64", "state": {"state": start, "inc": 1}, "has_uint32": 0, "uinteger": 0}
         after.append(probe.advance(draws).state["state"]["state"])
     c = after[0]
-    return (after[1] - c) & _MASK_128, c
-
-
-class _LCGWords:
-    """The 64-bit words of a PCG64 generator's LCG state in its own memory, to set the
-    state without numpy's dictionary (in the order of
-    :func:`abm.kernels.pcg64_word_order`)."""
-
-    def __init__(self, bits: np.random.PCG64):
-        self.bits = bits  # keeps the memory alive
-        self.header = kernels.PCG64State.from_address(bits.ctypes.state_address)
-        pcg_state = self.header.pcg_state
-        self.words = np.ctypeslib.as_array((ctypes.c_uint64 * 2).from_address(pcg_state))
-        self.low, self.high = kernels.pcg64_word_order()
-
-    def set_state(self, state: int) -> None:
-        """Set the LCG state and drop a kept 32-bit value, as numpy's ``advance`` does."""
-        self.words[self.low] = state & _MASK_64
-        self.words[self.high] = state >> 64
-        self.header.has_uint32 = 0
-        self.header.uinteger = 0
+    words = np.array([*_words((after[1] - c) & _MASK_128), *_words(c)], dtype=np.uint64)
+    words.flags.writeable = False
+    return words
 
 
 @dataclass

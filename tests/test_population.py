@@ -28,7 +28,7 @@ def numpy_stream(seed: int, purpose: str, step: int) -> np.random.PCG64:
 
 def assert_positioned(streams: MonthlyStreams, purpose: str, step: int) -> None:
     """The stream of ``purpose`` is numpy's for ``step``, and draws as numpy's would."""
-    bits = streams._streams[purpose][1].bits
+    bits = streams._bits[STREAMS.index(purpose)]
     expected = numpy_stream(streams.seed, purpose, step)
     assert bits.state == expected.state
     drawn = np.random.Generator(bits).random(5)
@@ -43,7 +43,7 @@ def test_monthly_streams_are_numpys_streams_advanced_by_the_months_block(seed):
             streams(Month(step), purpose)
             assert_positioned(streams, purpose, step)
             # a 32-bit draw keeps half of a 64-bit one back: positioning drops it
-            np.random.Generator(streams._streams[purpose][1].bits).integers(0, 2**32, 3, dtype=np.uint32)
+            np.random.Generator(streams._bits[STREAMS.index(purpose)]).integers(0, 2**32, 3, dtype=np.uint32)
 
 
 def test_monthly_streams_copied_are_made_anew_from_the_seed():
@@ -52,7 +52,7 @@ def test_monthly_streams_copied_are_made_anew_from_the_seed():
         assert copy.seed == 5
         for purpose in STREAMS:
             handle = copy(Month(12), purpose)
-            assert handle != streams._streams[purpose][0]  # addresses in the copy's own generators
+            assert handle != streams._handles[purpose]  # addresses in the copy's own generators
             assert_positioned(copy, purpose, 12)
 
 
@@ -97,5 +97,5 @@ def test_monthly_streams_differ_between_decisions_months_and_seeds():
         for step in (0, 1):
             for purpose in STREAMS:
                 streams(Month(step), purpose)
-                firsts.add(float(np.random.Generator(streams._streams[purpose][1].bits).random()))
+                firsts.add(float(np.random.Generator(streams._bits[STREAMS.index(purpose)]).random()))
     assert len(firsts) == 2 * 2 * len(STREAMS)
