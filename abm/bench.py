@@ -8,9 +8,11 @@ Every figure is the median of ``--repeats`` runs with their minimum and maximum,
 FY2014 to FY2050 (444 monthly steps), all technologies, with the city (population
 and network) already built, as every run of a sweep after a worker's first finds
 it (the process is settled after a warm-up run as a sweep's worker is after its
-first, :func:`abm.runner.settle_worker`). ``full_city_total_s`` is the same run right
-after the city cache was cleared, so it includes building; ``build_s`` is the
-building alone.
+first, :func:`abm.runner.settle_worker`), but as its first run on that city: the
+city was just built, so the run also computes what runs derive from a city
+(:class:`abm.city.Derived`), which a city's later runs with the same economics find
+made. ``full_city_total_s`` is the same run right after the city cache was cleared,
+so it includes building; ``build_s`` is the building alone.
 
 *ns per agent-step*: full-city run time / (agents x 444), agents = households +
 businesses + farmers.
@@ -52,7 +54,10 @@ full-city run time / floor time: how far the model is from doing nothing but tha
 *Where the time goes* (``decisions``): full-city runs (city built) with every call of
 each decision's kernel timed: per decision (``households:ev``, ...) its seconds, its
 deciding agents (as the floor counts them) and the time per deciding agent; besides
-them ``setup_s``, setting up the model on the built city, and ``outside_s``, the rest
+them ``setup_s``, setting up the model on the built city, which has been run before
+and so keeps what runs derive from it (the owners' value factors, ...:
+:class:`abm.city.Derived`; the full-city run above, the first on its city, computes
+them), and ``outside_s``, the rest
 of the run (stream positioning, gathering the kernels' arguments, Mesa's event loop,
 records, accounts); numba's dispatch of a call counts as the kernel's. The runs of the
 breakdown are timed with the wrappers on (``run_s``).
@@ -226,7 +231,8 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
     """Full-city runs (city built) with each decision's kernel time: per decision the
     median seconds, its deciding agents (drawn to consider, or by a life event) and
     time per deciding agent; ``setup_s``: setting up the model on the built city (the
-    agents' state, their value factors, the initial stock); ``outside_s``: the rest of
+    agents' state and the initial stock; the value factors are the city's from its
+    earlier runs, :class:`abm.city.Derived`); ``outside_s``: the rest of
     the run (positioning the random streams, gathering the kernels' arguments, Mesa's
     event loop, the yearly records and the accounts); numba's dispatch of a call counts
     as the kernel's."""
