@@ -65,7 +65,7 @@ class Households(RooftopPV):
             b["ev_constant"],
             b["ev_apartment_constant"],
         )
-        self._owner_table, self._car_factor, self._ev_own_utility, self._car_bounds = appraisal
+        self._owner_table, self._car_table, self._car_bounds = appraisal
         typical_kw = float(attributes.roof_kw[self.owners].mean()) if self.owners.size else 0.0
         self.seed_initial_pv(self.owners, h["initial_pv_systems"] * typical_kw, attributes.roof_kw)
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
@@ -165,8 +165,7 @@ class Households(RooftopPV):
             self.pv_kw,
             self.rebuilt,
             self.codes,
-            self._car_factor,
-            self._ev_own_utility,
+            self._car_table,
             self._car_bounds,
             self.ev_peers.state,
             self._car_inputs,
@@ -197,8 +196,7 @@ class HouseholdAppraisal(NamedTuple):
     """What the households' decisions need of each household for a whole run."""
 
     owner_table: np.ndarray  # the roof owners' (abm.population.roof_owner_table), with ZEH savings
-    car_factor: np.ndarray  # present value of 1 yen a year over the car appraisal years
-    ev_own_utility: np.ndarray  # the part of an EV's utility that is the household's own
+    car_table: np.ndarray  # a row per household: car factor, EV own utility (abm.kernels.CAR_FACTOR)
     car_bounds: tuple[float, float, float]  # largest own utility, smallest and largest factor of car owners
 
 
@@ -230,4 +228,7 @@ def appraise(
          float(car_factor[car_owners].max()))
         if car_owners.size else (0.0, 0.0, 0.0)
     )  # fmt: skip
-    return HouseholdAppraisal(table, car_factor, ev_own_utility, bounds)
+    car_table = np.empty((a.n, 2))
+    car_table[:, kernels.CAR_FACTOR] = car_factor
+    car_table[:, kernels.EV_OWN_UTILITY] = ev_own_utility
+    return HouseholdAppraisal(table, car_table, bounds)

@@ -759,6 +759,11 @@ OWN, FIT, POST_FIT, OM, PPA_DURING, PPA_OWN_AFTER, PPA_EXPORT_AFTER, PPA_OM_AFTE
 ROOF_KW, ATTITUDE, ZEH_SAVINGS = range(len(PV_FACTOR_NAMES), len(PV_FACTOR_NAMES) + 3)
 OWNER_COLUMNS = 16
 
+# A household's row of the car table (abm.households.HouseholdAppraisal), by agent:
+# the present value of 1 yen a year over the years a car buyer appraises, and the
+# household's own part of an EV's utility; 16 bytes, one cache line for both.
+CAR_FACTOR, EV_OWN_UTILITY = range(2)
+
 
 # The value functions work one agent at a time here and on arrays of agents in
 # abm.economics alike.
@@ -1007,16 +1012,17 @@ def _logistic_floor(bound):
 
 @jit
 def replace_cars(
-    rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_factor, own_utility, bounds, peers, year,
-    behaviour, offers, grants, weight, tally,
+    rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_table, bounds, peers, year, behaviour, offers,
+    grants, weight, tally,
 ):  # fmt: skip
     """This month's car replacements: a petrol car (0) or an EV (1).
 
     ``year`` is (EV premium yen, EV gross price yen, km a year, petrol yen/km,
     electricity yen/km from the grid, from a household's own PV); ``behaviour`` is
-    (econ weight, peer weight, EV bonus by flag code). ``own_utility`` is the
-    household's own part of an EV's utility; ``bounds`` is (its largest value, the
-    smallest and the largest ``car_factor``) over car owners. Counts the households
+    (econ weight, peer weight, EV bonus by flag code). ``car_table`` has a row per
+    household (:data:`CAR_FACTOR`, :data:`EV_OWN_UTILITY`); ``bounds`` is (the
+    largest own utility, the smallest and the largest car factor) over car owners.
+    Counts the households
     switching to an EV as adopting peers, and those switching back to petrol as no
     longer adopting; adds to ``tally`` (``EVENTS``: replacements).
 
@@ -1049,8 +1055,7 @@ def replace_cars(
     slots = slots[:n]
     for t in range(n):
         i = replacing[slots[t]]
-        prefetch(car_factor, i)
-        prefetch(own_utility, i)
+        prefetch(car_table, i)
         if peers[0].size:
             prefetch(peers[2], i)
     noisy, yen_to_utility, option_kw, option_cost, agent_codes = _choice_arrays(n, 2, 1)
@@ -1061,8 +1066,8 @@ def replace_cars(
         code = codes[i] | (1 if rebuilt[i] else 0)
         agent_codes[t] = code
         per_km = own_pv_per_km if pv_kw[i] > 0 else grid_per_km
-        npv = ev_npv(car_factor[i], premium, km, petrol_per_km, per_km)
-        utility = own_utility[i] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
+        npv = ev_npv(car_table[i, CAR_FACTOR], premium, km, petrol_per_km, per_km)
+        utility = car_table[i, EV_OWN_UTILITY] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
         noisy[t, 1] = utility + logit(tastes[t])
     chosen, received = choose(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, slots, k
