@@ -23,7 +23,7 @@ else ``ru_maxrss``) of a fresh Python process that builds the city and runs it o
 imports the simulator).
 
 *Workshop scale*: the same at scale 1/20 (``workshop_run_s`` without building, as
-the dashboard keeps its city).
+the dashboard keeps its city; like the full-city run, the first run on that city).
 
 *Mesa reference* (``mesa_reference_ratio``): the household rooftop-PV rules as
 idiomatic Mesa (``benchmarks/mesa_reference.py``: one ``mesa.Agent`` per deciding
@@ -54,13 +54,13 @@ full-city run time / floor time: how far the model is from doing nothing but tha
 *Where the time goes* (``decisions``): full-city runs (city built) with every call of
 each decision's kernel timed: per decision (``households:ev``, ...) its seconds, its
 deciding agents (as the floor counts them) and the time per deciding agent; besides
-them ``setup_s``, setting up the model on the built city, which has been run before
-and so keeps what runs derive from it (the owners' value factors, ...:
-:class:`abm.city.Derived`; the full-city run above, the first on its city, computes
-them), and ``outside_s``, the rest
-of the run (stream positioning, gathering the kernels' arguments, Mesa's event loop,
-records, accounts); numba's dispatch of a call counts as the kernel's. The runs of the
-breakdown are timed with the wrappers on (``run_s``).
+them ``setup_s``, setting up the model on the built city, which has been set up on
+once before the timed runs and so keeps what runs derive from it (the owners' value
+factors, ...: :class:`abm.city.Derived`; the full-city run above, the first on its
+city, computes them), and ``outside_s``, the rest of the run (stream positioning,
+gathering the kernels' arguments, Mesa's event loop, records, accounts); numba's
+dispatch of a call counts as the kernel's. The runs of the breakdown are timed with
+the wrappers on (``run_s``).
 
 Timings on a shared machine are noisy; the medians with min and max show how much.
 Speed is printed, never asserted by the tests.
@@ -237,6 +237,7 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
     event loop, the yearly records and the accounts); numba's dispatch of a call counts
     as the kernel's."""
     build_city(scenario, seed, scale)
+    CityModel(scenario, seed=seed, scale=scale).close()  # derives what the city keeps
     by_decision: dict[str, list[float]] = {}
     runs: list[float] = []
     setup: list[float] = []

@@ -35,7 +35,7 @@ class Businesses(RooftopPV):
         self.excluded = np.zeros(n, dtype=bool)  # no business is being built
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
-        self._owner_table = attributes.derive(_owner_table, ctx.pv, self.t["fit_term_years_business"])
+        self._owner_table = attributes.derive(business_owner_table, ctx.pv, self.t["fit_term_years_business"])
         self.seed_initial_pv(self.owners, self.b["initial_pv_kw"], attributes.roof_kw)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
@@ -64,7 +64,7 @@ class Businesses(RooftopPV):
         }
 
 
-def _owner_table(a: BusinessAttributes, pv: PVEconomics, fit_term: int) -> np.ndarray:
+def business_owner_table(a: BusinessAttributes, pv: PVEconomics, fit_term: int) -> np.ndarray:
     """The roof owners' table (:func:`abm.population.roof_owner_table`), without an
     attitude term."""
     owners = np.flatnonzero(a.owns_roof)

@@ -15,6 +15,7 @@ At ``scale`` F each population keeps a fraction F of its agents, each standing f
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,10 +46,14 @@ class Derived:
 
     ``derived(compute, attributes, *numbers)`` is ``compute(attributes, *numbers)``,
     computed again only when ``numbers`` differ from the last call's (compared with
-    ``==``: scalars, tuples, or objects equal by value). ``compute`` must depend on
-    nothing else: a module-level function, not a closure. One value is held per
-    function. Its arrays are made read-only, so that no run can change what the next
-    one gets. A copy (pickled) starts empty.
+    ``==``, so 1 and 1.0 are the same number: scalars, tuples, or objects equal by
+    value, of which a copy is kept, so that a caller changing its object later
+    cannot change the key). ``compute`` must depend on nothing else: a module-level
+    function, not a closure. One value is held per function, replaced when its
+    numbers change (at full scale about 40 MB for a city's populations, on top of
+    their attributes). Its arrays are made read-only, so that no run can change what
+    the next one gets. A copy (pickled) starts empty, as do attributes made with
+    :func:`dataclasses.replace`.
     """
 
     def __init__(self) -> None:
@@ -61,7 +66,7 @@ class Derived:
         value = compute(attributes, *numbers)
         for array in _arrays(value):
             array.flags.writeable = False
-        self._held[compute] = (numbers, value)
+        self._held[compute] = (tuple(copy.copy(x) for x in numbers), value)
         return value
 
     def __reduce__(self) -> tuple[type, tuple[()]]:
@@ -94,7 +99,7 @@ class HouseholdAttributes(_Population):
     attitude: np.ndarray  # environmental concern in [0, 1]
     has_car: np.ndarray
     network: sp.csr_matrix
-    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
+    derived: Derived = field(default_factory=Derived, init=False, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -110,7 +115,7 @@ class BusinessAttributes(_Population):
     discount_rate: np.ndarray  # 1 / required payback
     large_emitter: np.ndarray
     network: sp.csr_matrix
-    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
+    derived: Derived = field(default_factory=Derived, init=False, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -124,7 +129,7 @@ class FarmerAttributes(_Population):
     paddy: np.ndarray  # main crop is rice
     has_successor: np.ndarray
     network: sp.csr_matrix
-    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
+    derived: Derived = field(default_factory=Derived, init=False, compare=False, repr=False)
 
     @property
     def n(self) -> int:

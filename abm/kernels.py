@@ -1022,9 +1022,8 @@ def replace_cars(
     (econ weight, peer weight, EV bonus by flag code). ``car_table`` has a row per
     household (:data:`CAR_FACTOR`, :data:`EV_OWN_UTILITY`); ``bounds`` is (the
     largest own utility, the smallest and the largest car factor) over car owners.
-    Counts the households
-    switching to an EV as adopting peers, and those switching back to petrol as no
-    longer adopting; adds to ``tally`` (``EVENTS``: replacements).
+    Counts the households switching to an EV as adopting peers, and those switching
+    back to petrol as no longer adopting; adds to ``tally`` (``EVENTS``: replacements).
 
     Most replacements are settled by the taste draw alone: a petrol owner whose taste
     for an EV is below minus the largest utility any owner could have with every

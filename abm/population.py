@@ -46,8 +46,9 @@ class MonthlyStreams:
     """One random stream per decision, set for each month at the start of its own
     block of 2**40 draws (far more than a month uses), so months never overlap.
 
-    Each decision draws from its stream once a month: the first request of a month
-    sets every decision's stream for it, and what is returned is an
+    A request sets the decision's stream at the start of the month's block. The first
+    request of a month sets every decision's stream at once, and a later request of
+    a stream already handed out that month sets it again. What is returned is an
     :class:`abm.kernels.Stream` on the decision's bit generator as the plain tuple of
     its address (which numba takes faster than the handle itself), valid because
     this object holds the bit generators.
@@ -72,11 +73,18 @@ class MonthlyStreams:
         lcg = [bits.state["state"] for bits in self._bits]
         self._bases = np.array([[*_words(x["state"]), *_words(x["inc"])] for x in lcg], dtype=np.uint64)
         self._step: int | None = None
+        self._handed_out: set[str] = set()  # this month
 
     def __call__(self, month: Month, purpose: str) -> tuple[int]:
         if month.step != self._step:
             kernels.position_streams(self._addresses, self._bases, _jump_words(month.step * self.BLOCK))
-            self._step = month.step
+            self._step, self._handed_out = month.step, {purpose}
+        elif purpose in self._handed_out:
+            k = STREAMS.index(purpose)
+            jump = _jump_words(month.step * self.BLOCK)
+            kernels.position_streams(self._addresses[k : k + 1], self._bases[k : k + 1], jump)
+        else:
+            self._handed_out.add(purpose)
         return self._handles[purpose]
 
     def __reduce__(self) -> tuple[type, tuple[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -50,3 +51,40 @@ def test_a_pickled_city_starts_without_derived_values(strategy):
     city.households.derive(compute)
     assert calls == [city.households.n] * 2
     np.testing.assert_array_equal(copy.households.roof_kw, city.households.roof_kw)
+
+
+def test_attributes_made_from_others_start_without_derived_values(strategy):
+    """A population's attributes replaced in part (a new network, say) must not find
+    what was derived from the old ones."""
+    city = build_city(strategy, seed=1, scale=0.001)
+    calls = []
+
+    def compute(attributes):
+        calls.append(attributes.network.nnz)
+        return attributes.network.nnz
+
+    city.households.derive(compute)
+    lonely = dataclasses.replace(city.households, network=city.households.network[:, :0].tocsr())
+    lonely.derive(compute)
+    assert calls == [city.households.network.nnz, 0]
+
+
+def test_a_derived_value_is_keyed_by_its_numbers_as_they_were():
+    """Numbers given as an object are compared as they were when the value was made:
+    changing the object afterwards must not make an old value look current."""
+
+    class Numbers:
+        def __init__(self, k):
+            self.k = k
+
+        def __eq__(self, other):
+            return self.k == other.k
+
+    def scaled(a, n):
+        return a * n.k
+
+    derived = Derived()
+    numbers = Numbers(1)
+    derived(scaled, np.ones(2), numbers)
+    numbers.k = 2
+    np.testing.assert_array_equal(derived(scaled, np.ones(2), numbers), 2.0)

@@ -321,20 +321,21 @@ def test_runs_on_one_city_give_what_runs_on_fresh_cities_give(strategy):
     inverse degrees; :class:`abm.city.Derived`). Runs on one city in turn, with the
     numbers those depend on changed between them and then changed back, must give
     each the outputs of a run on a fresh copy of the city; the changes must matter."""
-    variants = [
-        strategy,
-        strategy.with_values({"technology.pv_life_years": 15}),
-        strategy.with_values({"behaviour.attitude_weight": 3.0, "technology.car_appraisal_years": 4}),
-        strategy.with_values({"technology.fit_term_years_business": 10}),
-        strategy,
+    variants = [  # (scenario, behaviour given to the model)
+        (strategy, None),
+        (strategy.with_values({"technology.pv_life_years": 15}), None),
+        (strategy.with_values({"behaviour.attitude_weight": 3.0, "technology.car_appraisal_years": 4}), None),
+        (strategy.with_values({"technology.fit_term_years_business": 10}), None),
+        (strategy, {"ev_constant": 1.0, "ev_apartment_constant": 0.5}),
+        (strategy, None),
     ]
     city = build_city(strategy, seed=7, scale=SCALE)
     outputs = []
-    for scenario in variants:
+    for scenario, behaviour in variants:
         fresh = pickle.loads(pickle.dumps(city))  # a copy starts without derived values
-        on_fresh = CityModel(scenario, seed=7, city=fresh, last_fiscal_year=2022)
+        on_fresh = CityModel(scenario, seed=7, city=fresh, behaviour=behaviour, last_fiscal_year=2022)
         on_fresh.run()
-        on_shared = CityModel(scenario, seed=7, city=city, last_fiscal_year=2022)
+        on_shared = CityModel(scenario, seed=7, city=city, behaviour=behaviour, last_fiscal_year=2022)
         on_shared.run()
         assert on_shared.records == on_fresh.records
         outputs.append(on_shared.records)

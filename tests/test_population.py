@@ -46,6 +46,25 @@ def test_monthly_streams_are_numpys_streams_advanced_by_the_months_block(seed):
             np.random.Generator(streams._bits[STREAMS.index(purpose)]).integers(0, 2**32, 3, dtype=np.uint32)
 
 
+def test_a_stream_asked_for_again_in_its_month_starts_the_month_again():
+    """The first request of a month sets every decision's stream at once; a decision
+    asking again in the same month, after drawing, gets its stream back at the start
+    of the month's block, and the others keep their place."""
+    streams = MonthlyStreams(3)
+    first, other = STREAMS[0], STREAMS[1]
+    for step in (4, 5):
+        streams(Month(step), first)
+        np.random.Generator(streams._bits[0]).random(7)
+        streams(Month(step), other)
+        np.random.Generator(streams._bits[1]).random(3)
+        streams(Month(step), first)
+        assert_positioned(streams, first, step)
+        drawn = streams._bits[1].state
+        expected = numpy_stream(3, other, step)
+        np.random.Generator(expected).random(3)
+        assert drawn == expected.state
+
+
 def test_monthly_streams_copied_are_made_anew_from_the_seed():
     streams = MonthlyStreams(5)
     for copy in (pickle.loads(pickle.dumps(streams)), deepcopy(streams)):
