@@ -71,6 +71,7 @@ class Households(RooftopPV):
         evs = ctx.rng.permutation(self.car_owners)[: round(h["initial_evs"] / self.weight)]
         self.ev[evs] = True
         self.ev_peers.add(evs)
+        self._opening_evs = float(evs.size)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
         self.tallies.start_fiscal_year()
@@ -176,17 +177,26 @@ class Households(RooftopPV):
             self.tallies.year[CARS],
         )
 
+    def zeh_and_ev_stocks(self) -> tuple[float, float]:
+        """(ZEH houses, EVs) now, per simulated agent, kept from the decisions'
+        tallies as PV stocks are (:meth:`pv_stocks`): every ZEH ever built (a ZEH
+        carries PV, and a house with PV is never rebuilt) and the opening EVs plus the
+        net switches to EVs."""
+        zeh = self.tallies.so_far(NEW_HOUSES)[kernels.SECOND_OPTION]
+        return float(zeh), self._opening_evs + float(self.tallies.so_far(CARS)[kernels.NET_SWITCHES])
+
     def stocks(self) -> dict[str, float]:
         """End-of-period stocks, weighted to the whole city."""
         w = self.weight
         pv_kw, pv_systems, ppa_kw, ppa_contracts = self.pv_stocks()
+        zeh_houses, evs = self.zeh_and_ev_stocks()
         return {
             "residential_pv_kw": pv_kw * w,
             "residential_pv_systems": pv_systems * w,
             "household_ppa_kw": ppa_kw * w,
             "household_ppa_contracts": ppa_contracts * w,
-            "zeh_houses": float(np.count_nonzero(self.zeh)) * w,
-            "evs": float(np.count_nonzero(self.ev)) * w,
+            "zeh_houses": zeh_houses * w,
+            "evs": evs * w,
             "detached_owner_households": self.owners.size * w,
             "cars": self.car_owners.size * w,
         }

@@ -680,7 +680,9 @@ def choose(
 # drawn to consider adopting, agents deciding, agents choosing an option other than
 # the first, agents receiving a grant, grants received (yen), and per decision PV
 # bought (kW, systems), PPA capacity (kW), option 2 chosen (ZEH), agents whose
-# decision was a life event, and PPA contracts.
+# decision was a life event, PPA contracts, and agents who took up the decision's
+# technology less those who gave it up (EVs: petrol owners switching to an EV less EV
+# owners switching back).
 TALLY = (
     "considering",
     "deciding",
@@ -693,10 +695,11 @@ TALLY = (
     "second_option",
     "events",
     "ppa_contracts",
+    "net_switches",
 )
 (
     CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS,
-    PPA_CONTRACTS,
+    PPA_CONTRACTS, NET_SWITCHES,
 ) = range(len(TALLY))  # fmt: skip
 
 
@@ -1087,6 +1090,7 @@ def replace_cars(
             ev[i] = False
             to_petrol[n_petrol] = i
             n_petrol += 1
+    tally[NET_SWITCHES] += n_ev - n_petrol
     peer_add(peers, month, to_ev[:n_ev], 1)
     peer_add(peers, month, to_petrol[:n_petrol], -1)
 
