@@ -123,6 +123,8 @@ def test_abm_bench_json_reports_every_figure(capsys):
     assert out["full_city_total_s"] >= out["build_s"]
     assert out["peak_rss_mb"] >= out["peak_rss_baseline_mb"] * 0.9
     assert out["floor"]["counted_run_equals_timed_run"] is True
+    pairs = out["floor"]["ratio_of_each_run_to_the_replay_after_it"]
+    assert pairs["runs"] == 1 and pairs["median"] == pytest.approx(out["floor_ratio"])
     assert list(out["mesa_reference"]) == ["1500"]
     assert out["mesa_reference_ratio"] == out["mesa_reference"]["1500"]["ratio"]
     assert out["detail"]["full_city_run_s"]["runs"] == 1
