@@ -294,28 +294,52 @@ def pcg64_word_order() -> tuple[int, int]:
     raise RuntimeError("numpy's PCG64 keeps its state in a layout the kernels do not read")
 
 
+def _lcg_words(builder, state_address):
+    """The four 64-bit words (state, inc) of the PCG64 generator at ``state_address``."""
+    i64 = ir.IntType(64)
+    return builder.load(builder.inttoptr(state_address, i64.as_pointer().as_pointer()))
+
+
+def _word(builder, words, k):
+    return builder.gep(words, [ir.Constant(ir.IntType(32), k)])
+
+
+def _join_128(builder, lo, hi):
+    """The 128-bit number of the 64-bit words ``lo`` and ``hi``."""
+    i128 = ir.IntType(128)
+    return builder.or_(builder.shl(builder.zext(hi, i128), ir.Constant(i128, 64)), builder.zext(lo, i128))
+
+
+def _store_lcg_state(builder, words, state):
+    """Write the 128-bit ``state`` into the generator's state words, in numpy's word
+    order (:func:`pcg64_word_order`); return its (low, high) halves."""
+    low, high = pcg64_word_order()
+    i64 = ir.IntType(64)
+    low_half = builder.trunc(state, i64)
+    high_half = builder.trunc(builder.lshr(state, ir.Constant(ir.IntType(128), 64)), i64)
+    builder.store(low_half, _word(builder, words, low))
+    builder.store(high_half, _word(builder, words, high))
+    return low_half, high_half
+
+
 @intrinsic
 def _pcg64_next_double(typingctx, state_address):
     """numpy's ``pcg64_next_double``: step the LCG, output its XSL-RR 64 bits, keep 53."""
     low, high = pcg64_word_order()
 
     def codegen(context, builder, signature, args):
-        i32, i64, i128 = ir.IntType(32), ir.IntType(64), ir.IntType(128)
-        words = builder.load(builder.inttoptr(args[0], i64.as_pointer().as_pointer()))
-
-        def word(k):
-            return builder.gep(words, [ir.Constant(i32, k)])
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+        words = _lcg_words(builder, args[0])
 
         def number(first):  # the 128-bit number whose words start at word ``first``
-            lo = builder.zext(builder.load(word(first + low)), i128)
-            hi = builder.zext(builder.load(word(first + high)), i128)
-            return builder.or_(builder.shl(hi, ir.Constant(i128, 64)), lo)
+            return _join_128(
+                builder,
+                builder.load(_word(builder, words, first + low)),
+                builder.load(_word(builder, words, first + high)),
+            )
 
         state = builder.add(builder.mul(number(0), ir.Constant(i128, _PCG64_MULTIPLIER)), number(2))
-        low_half = builder.trunc(state, i64)
-        high_half = builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64)
-        builder.store(low_half, word(low))
-        builder.store(high_half, word(high))
+        low_half, high_half = _store_lcg_state(builder, words, state)
         xored = builder.xor(high_half, low_half)
         rotation = builder.trunc(builder.lshr(state, ir.Constant(i128, 122)), i64)
         rotate_right = cgutils.get_or_insert_function(
@@ -333,27 +357,17 @@ def _pcg64_set(typingctx, state_address, state_words, inc_words, jump_words):
     (mod 2**128), where ``s`` and ``inc`` are 128-bit numbers given as (low, high)
     words and ``jump_words`` is (A low, A high, C low, C high); drop a 32-bit value
     kept back from an earlier draw, as numpy's ``advance`` does."""
-    low, high = pcg64_word_order()
     kept_flag, kept_value = PCG64State.has_uint32.offset, PCG64State.uinteger.offset
 
     def codegen(context, builder, signature, args):
-        i8, i32, i64, i128 = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.IntType(128)
+        i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
         address = args[0]
-        numbers = [cgutils.unpack_tuple(builder, a) for a in args[1:]]
-
-        def number(lo, hi):
-            wide_hi = builder.shl(builder.zext(hi, i128), ir.Constant(i128, 64))
-            return builder.or_(wide_hi, builder.zext(lo, i128))
-
-        (s_lo, s_hi), (inc_lo, inc_hi), (a_lo, a_hi, c_lo, c_hi) = numbers
+        (s_lo, s_hi), (inc_lo, inc_hi), (a_lo, a_hi, c_lo, c_hi) = (cgutils.unpack_tuple(builder, a) for a in args[1:])
         state = builder.add(
-            builder.mul(number(a_lo, a_hi), number(s_lo, s_hi)),
-            builder.mul(number(c_lo, c_hi), number(inc_lo, inc_hi)),
+            builder.mul(_join_128(builder, a_lo, a_hi), _join_128(builder, s_lo, s_hi)),
+            builder.mul(_join_128(builder, c_lo, c_hi), _join_128(builder, inc_lo, inc_hi)),
         )
-        words = builder.load(builder.inttoptr(address, i64.as_pointer().as_pointer()))
-        builder.store(builder.trunc(state, i64), builder.gep(words, [ir.Constant(i32, low)]))
-        high_half = builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64)
-        builder.store(high_half, builder.gep(words, [ir.Constant(i32, high)]))
+        _store_lcg_state(builder, _lcg_words(builder, address), state)
         header = builder.inttoptr(address, i8.as_pointer())
         for offset in (kept_flag, kept_value):
             field = builder.bitcast(builder.gep(header, [ir.Constant(i64, offset)]), i32.as_pointer())
