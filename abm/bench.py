@@ -580,7 +580,7 @@ def run_benchmark(
     timed = run_scenario(scenario, seed, scale)
     recorder, model = record_work(scenario, seed, scale)
     same = same_outputs(timed.table, {k: v.tolist() for k, v in model.table().items()})
-    del timed, model
+    model.close()  # as run_scenario does, so that the timed runs find its memory free
 
     progress(f"full city: build and run {repeats} times at scale {scale:g}, each run followed by a floor replay")
     floor_times: list[float] = []

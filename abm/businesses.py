@@ -28,7 +28,7 @@ class Businesses(RooftopPV):
         n = attributes.n
         self.pv_kw = np.zeros(n, dtype=np.float32)
         self.ppa_kw = np.zeros(n, dtype=np.float32)
-        self.owners = np.flatnonzero(attributes.owns_roof)
+        self.owners = attributes.roof_owners  # the rows of the owner table
         self.pv_peers = ctx.peers(attributes, self.owners.size)
         self.tallies = Tallies(("businesses:pv/ppa",))
         self.codes = attributes.large_emitter.astype(np.int8) << FLAGS.index("large_emitters")
@@ -67,5 +67,4 @@ class Businesses(RooftopPV):
 def business_owner_table(a: BusinessAttributes, pv: PVEconomics, fit_term: int) -> np.ndarray:
     """The roof owners' table (:func:`abm.population.roof_owner_table`), without an
     attitude term."""
-    owners = np.flatnonzero(a.owns_roof)
-    return roof_owner_table(owners, a.roof_kw, a.discount_rate.astype(float), np.zeros(a.n), pv, fit_term)[0]
+    return roof_owner_table(a.roof_owners, a.roof_kw, a.discount_rate.astype(float), np.zeros(a.n), pv, fit_term)[0]

@@ -105,6 +105,15 @@ class HouseholdAttributes(_Population):
     def n(self) -> int:
         return self.dwelling.size
 
+    @property
+    def roof_owners(self) -> np.ndarray:
+        """The households with a roof of their own (detached owners), in order."""
+        return np.flatnonzero(self.dwelling == DETACHED_OWNER)
+
+    @property
+    def car_owners(self) -> np.ndarray:
+        return np.flatnonzero(self.has_car)
+
 
 @dataclass(frozen=True)
 class BusinessAttributes(_Population):
@@ -120,6 +129,11 @@ class BusinessAttributes(_Population):
     @property
     def n(self) -> int:
         return self.sector.size
+
+    @property
+    def roof_owners(self) -> np.ndarray:
+        """The establishments that own their building's roof, in order."""
+        return np.flatnonzero(self.owns_roof)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from abm import kernels
-from abm.city import APARTMENT, DETACHED_OWNER, HouseholdAttributes
+from abm.city import APARTMENT, HouseholdAttributes
 from abm.clock import Month
 from abm.economics import PVEconomics, annuity
 from abm.kernels import DT_YEARS
@@ -42,8 +42,8 @@ class Households(RooftopPV):
         self.excluded = self.rebuilt  # a house being rebuilt has just made its PV choice
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
         self.codes = np.zeros(n, dtype=np.int8)  # flag codes (new builds are flagged in the kernels)
-        self.owners = np.flatnonzero(attributes.dwelling == DETACHED_OWNER)
-        self.car_owners = np.flatnonzero(attributes.has_car)
+        self.owners = attributes.roof_owners  # the rows of the owner table
+        self.car_owners = attributes.car_owners
         self.pv_peers = ctx.peers(attributes, self.owners.size)
         self.ev_peers = ctx.peers(attributes, self.car_owners.size)
         self.tallies = Tallies((NEW_HOUSES, ROOFTOP, CARS))
@@ -223,8 +223,7 @@ def appraise(
 ) -> HouseholdAppraisal:
     """The households' :class:`HouseholdAppraisal` (kept with the city,
     :class:`abm.city.Derived`)."""
-    owners = np.flatnonzero(a.dwelling == DETACHED_OWNER)
-    car_owners = np.flatnonzero(a.has_car)
+    owners, car_owners = a.roof_owners, a.car_owners
     attitude_term = attitude_weight * (a.attitude - 0.5)
     rate = a.discount_rate
     table, discounting = roof_owner_table(owners, a.roof_kw, rate, attitude_term, pv, fit_term)
