@@ -189,7 +189,16 @@ def peer_add(peers, month, agents, sign):
         _touch(nodes, 0, month)
         nodes[0, COUNT] += sign * agents.size
         return
-    for a in agents:
+    # all the neighbours' rows first; where they are (the agents' rows of the
+    # network) a distance ahead, so that finding them waits on nothing
+    for t in range(-2 * AHEAD, agents.size):
+        if t + 2 * AHEAD < agents.size:
+            prefetch(indptr, agents[t + 2 * AHEAD])
+        if 0 <= t + AHEAD < agents.size:
+            prefetch(indices, indptr[agents[t + AHEAD]])
+        if t < 0:
+            continue
+        a = agents[t]
         for e in range(indptr[a], indptr[a + 1]):
             prefetch(nodes, indices[e])
     for a in agents:
