@@ -491,8 +491,10 @@ def draw_considerers(
     fetch = peer_rate > 0 and peers[0].size > 0
     out = np.empty(positions.size, dtype=np.int64)
     k = 0
-    for t in range(-AHEAD, positions.size):
-        if t + AHEAD < positions.size:
+    for t in range(-2 * AHEAD, positions.size):
+        if t + 2 * AHEAD < positions.size:
+            prefetch(pool, positions[t + 2 * AHEAD])
+        if 0 <= t + AHEAD < positions.size:
             ahead = pool[positions[t + AHEAD]]
             if fetch:
                 prefetch(peers[2], ahead)
@@ -899,6 +901,7 @@ def rooftop_pv(
     for t in range(-AHEAD, m):
         if t + AHEAD < m:
             prefetch(owner_table, considering[t + AHEAD])
+            prefetch(owners, considering[t + AHEAD])
         if t < 0:
             continue
         row = considering[t]
