@@ -1099,11 +1099,9 @@ def replace_cars(
     slots = np.empty(k, dtype=np.int64)
     tastes = np.empty(k)
     n = 0
-    for t in range(-2 * AHEAD, k):
-        if t + 2 * AHEAD < k:
-            prefetch(car_owners, positions[t + 2 * AHEAD])
-        if 0 <= t + AHEAD < k:
-            prefetch(ev, car_owners[positions[t + AHEAD]])
+    for t in range(-AHEAD, k):
+        if t + AHEAD < k:
+            prefetch(car_owners, positions[t + AHEAD])
         if t < 0:
             continue
         i = car_owners[positions[t]]
