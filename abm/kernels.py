@@ -488,7 +488,7 @@ def draw_considerers(
         return np.empty(0, dtype=np.int64)
     c_max = -np.expm1(-hazard_max * DT_YEARS)
     positions = bernoulli_positions(rng, pool.size, c_max)
-    fetch = peer_rate > 0 and peers[0].size > 0
+    networked = peer_rate > 0 and peers[0].size > 0
     out = np.empty(positions.size, dtype=np.int64)
     k = 0
     for t in range(-2 * AHEAD, positions.size):
@@ -496,7 +496,7 @@ def draw_considerers(
             prefetch(pool, positions[t + 2 * AHEAD])
         if 0 <= t + AHEAD < positions.size:
             ahead = pool[positions[t + AHEAD]]
-            if fetch:
+            if networked:
                 prefetch(peers[2], ahead)
                 prefetch(peers[3], ahead)
             prefetch(held_a, ahead)
@@ -507,8 +507,8 @@ def draw_considerers(
         i = pool[position]
         u = uniform(rng)  # drawn for every candidate, so draws do not depend on state
         # accept with probability (1 - exp(-hazard dt)) / c_max. Most candidates are
-        # rejected on their peers' share alone, with the largest multiplier (reading
-        # one row of memory rather than five); 1 - exp(-x) <= x settles them
+        # rejected on their peers' share alone, with the largest multiplier; 1 - exp(-x)
+        # <= x settles them
         share = midmonth_share(peers, i, month) if peer_rate > 0 else 0.0
         v = u * c_max
         if v >= (base_rate * max_multiplier + peer_rate * share) * DT_YEARS:
