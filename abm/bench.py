@@ -65,7 +65,10 @@ factors, ...: :class:`abm.city.Derived`; the full-city run above, the first on i
 city, computes them), and ``outside_s``, the rest of the run (stream positioning,
 gathering the kernels' arguments, Mesa's event loop, records, accounts); numba's
 dispatch of a call counts as the kernel's. The runs of the breakdown are timed with
-the wrappers on (``run_s``).
+the wrappers on (``run_s``). ``kernels_s`` is the decisions' kernels together, and
+``floor["decision_kernels_over_floor"]`` their median over the floor's: how far the
+decisions' own work is from the floor, with no set-up, Python or Mesa around it (the
+two are timed minutes apart, not in alternation).
 
 Timings on a shared machine are noisy; the medians with min and max show how much.
 Speed is printed, never asserted by the tests.
@@ -245,7 +248,7 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
     earlier runs, :class:`abm.city.Derived`); ``outside_s``: the rest of
     the run (positioning the random streams, gathering the kernels' arguments, Mesa's
     event loop, the yearly records and the accounts); numba's dispatch of a call counts
-    as the kernel's."""
+    as the kernel's; ``kernels_s``: the decisions' kernels together."""
     build_city(scenario, seed, scale)
     CityModel(scenario, seed=seed, scale=scale).close()  # derives what the city keeps
     by_decision: dict[str, list[float]] = {}
@@ -275,6 +278,7 @@ def time_decisions(scenario: Scenario, seed: int, scale: float, repeats: int) ->
             "deciding_agents": n,
             "ns_per_deciding_agent": timing.median / n * 1e9 if n else None,
         }
+    out["kernels_s"] = Timing(kernel_s).as_dict()
     out["outside_s"] = Timing([r - k - s for r, k, s in zip(runs, kernel_s, setup, strict=True)]).as_dict()
     return out
 
@@ -621,6 +625,8 @@ def run_benchmark(
         "ratio_of_each_run_to_the_replay_after_it": pairs.as_dict(),
         "counted_run_equals_timed_run": same,
         "floor_ns_per_agent_step": floor.median / (agents * N_STEPS) * 1e9,
+        # the decisions' own work, with no set-up, Python or Mesa around it
+        "decision_kernels_over_floor": result["decisions"]["kernels_s"]["median"] / floor.median,
     }
 
     mesa: dict[str, Any] = {}
@@ -691,6 +697,10 @@ def report(result: dict[str, Any]) -> str:
     d = result["decisions"]
     lines.append(f"  where a full-city run's time goes (runs with each decision timed: {d['run_s']['median']:.3f} s):")
     lines.append(f"    {'set-up on a city run before':<30}{d['setup_s']['median']:.3f} s")
+    lines.append(
+        f"    {'the decisions (kernels) alone':<30}{d['kernels_s']['median']:.3f} s, "
+        f"{fl['decision_kernels_over_floor']:.1f}x the floor"
+    )
     for decision, r in sorted(d["decisions"].items(), key=lambda kv: -kv[1]["seconds"]["median"]):
         per = r["ns_per_deciding_agent"]
         lines.append(

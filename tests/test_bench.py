@@ -88,6 +88,10 @@ def test_decision_timing_covers_every_decision_and_leaves_the_kernels_as_they_we
     kernel_s = sum(d["seconds"]["median"] for d in decisions.values())
     assert 0 < kernel_s < out["run_s"]["max"]
     assert out["setup_s"]["median"] > 0 and out["outside_s"]["min"] > 0
+    assert out["kernels_s"]["min"] <= kernel_s <= out["kernels_s"]["max"]
+    # with two runs a median is a mean: set-up, kernels and the rest add up to the run
+    parts = out["setup_s"]["median"] + out["kernels_s"]["median"] + out["outside_s"]["median"]
+    assert parts == pytest.approx(out["run_s"]["median"], rel=1e-12)
 
 
 def test_decision_timing_restores_the_kernels_after_an_error():
@@ -129,3 +133,6 @@ def test_abm_bench_json_reports_every_figure(capsys):
     assert out["mesa_reference_ratio"] == out["mesa_reference"]["1500"]["ratio"]
     assert out["detail"]["full_city_run_s"]["runs"] == 1
     assert "households:ev" in out["decisions"]["decisions"]
+    assert out["floor"]["decision_kernels_over_floor"] == pytest.approx(
+        out["decisions"]["kernels_s"]["median"] / out["floor_s"]
+    )
