@@ -11,11 +11,23 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install -q -e ".[test]"
 	touch $@
 
-.PHONY: report test lint
+# Debian's chromium for the browser tests (abm/browser.py; Playwright cannot download its own here),
+# installed only when missing: as root, else through sudo.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "Debian package chromium is needed (no apt-get here to install it)" >&2; exit 1; }; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	  else echo "Debian package chromium is needed: as root, apt-get install chromium" >&2; exit 1; fi; \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq chromium'; \
+	}
+
+.PHONY: report test lint chromium
 report: $(VENV)/.installed  ## the city strategy to FY2050 with its report, in results/
 	$(VENV)/bin/abm run strategy --replicates 4 --workers 2
 
-test: $(VENV)/.installed  ## lint and the full test suite
+test: $(VENV)/.installed chromium  ## lint and the full test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q

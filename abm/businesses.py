@@ -15,7 +15,7 @@ from abm.city import BusinessAttributes
 from abm.clock import Month
 from abm.economics import PVEconomics
 from abm.policy import FLAGS
-from abm.population import Context, RooftopPV, Tallies, roof_owner_table
+from abm.population import Context, RooftopPV, Tallies, adoption_log, roof_owner_table
 
 
 class Businesses(RooftopPV):
@@ -33,6 +33,7 @@ class Businesses(RooftopPV):
         self.tallies = Tallies(("businesses:pv/ppa",))
         self.codes = attributes.large_emitter.astype(np.int8) << FLAGS.index("large_emitters")
         self.excluded = np.zeros(n, dtype=bool)  # no business is being built
+        self.adoptions = adoption_log(n, ctx.adoption_log_from)
         self.b = ctx.scenario.section("businesses")
         self.t = ctx.scenario.section("technology")
         self._owner_table = attributes.derive(business_owner_table, ctx.pv, self.t["fit_term_years_business"])
@@ -56,11 +57,12 @@ class Businesses(RooftopPV):
 
     def stocks(self) -> dict[str, float]:
         w = self.weight
-        pv_kw, pv_systems, ppa_kw, _ = self.pv_stocks()
+        pv_kw, pv_systems, ppa_kw, ppa_contracts = self.pv_stocks()
         return {
             "business_pv_kw": pv_kw * w,
             "business_pv_systems": pv_systems * w,
             "business_ppa_kw": ppa_kw * w,
+            "business_ppa_contracts": ppa_contracts * w,
         }
 
 

@@ -7,6 +7,10 @@ provenance into ``results/<scenario>-<timestamp>/``.
 ``abm sensitivity SPEC`` runs a Morris or Sobol analysis declared in
 ``experiments/sensitivity/`` (see :mod:`abm.sensitivity`).
 
+``abm compare DESIGN [DESIGN ...]`` runs subsidy designs against a baseline (the
+strategy by default) on paired replicates and writes a report that city staff can
+read (see :mod:`abm.compare`).
+
 ``abm calibrate`` fits the behavioural parameters to the city's observed history
 (see :mod:`calibration.procedure`); ``abm run`` then draws each replicate's
 parameters from that posterior (:mod:`abm.posterior`) unless ``--no-posterior``.
@@ -60,6 +64,27 @@ def parser() -> argparse.ArgumentParser:
         "--no-posterior",
         action="store_true",
         help="use the scenario's [behaviour] values instead of drawing them from calibration/posterior.csv",
+    )
+    cmp = sub.add_parser("compare", help="subsidy designs against a baseline on paired runs, with a report")
+    cmp.add_argument("designs", nargs="+", metavar="DESIGN", help="design files or names in experiments/designs/")
+    cmp.add_argument("--against", default="strategy", metavar="BASELINE", help="baseline scenario (default: strategy)")
+    cmp.add_argument("--replicates", type=positive_int, default=8, help="paired runs per design (default 8)")
+    cmp.add_argument("--scale", type=fraction, default=1.0, help="fraction of agents to simulate (0, 1]")
+    cmp.add_argument("--seed", type=seed_number, default=20500, help="master seed (default 20500)")
+    cmp.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
+    cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
+    cmp.add_argument(
+        "--window-months",
+        type=seed_number,
+        default=24,
+        help="a granted agent is a free rider if it adopts in the baseline no later than this many months after "
+        "(default 24)",
+    )
+    cmp.add_argument("--lang", choices=("ja", "en"), default="ja", help="language of the report (default ja)")
+    cmp.add_argument("--out", type=Path, help="output directory (resumed if it holds this comparison)")
+    cmp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmp.add_argument(
+        "--no-posterior", action="store_true", help="use the scenarios' [behaviour] values, not posterior draws"
     )
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
     cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 768)")
@@ -201,6 +226,75 @@ def _posterior_draws(no_posterior: bool, scenario: Scenario, seeds: list[int]) -
     return posterior, posterior.draws(seeds)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from abm.compare import Comparison, ComparisonError, Design, run_comparison
+    from abm.execution import RunStore, unfinished_directory
+
+    baseline = load_scenario(args.against)
+    designs = [load_scenario(d) for d in args.designs]  # every file checked before any run
+    seeds = replicate_seeds(args.seed, args.replicates)
+    posterior, draws = _posterior_draws(args.no_posterior, baseline, seeds)
+    try:
+        comparison = Comparison(
+            baseline=Design(baseline.name, baseline),
+            designs=tuple(Design(d.name, d) for d in designs),
+            seeds=tuple(seeds),
+            behaviours=tuple(d.values for d in draws) if draws else (None,) * len(seeds),
+            scale=args.scale,
+            window_months=args.window_months,
+        )
+    except ComparisonError as err:
+        raise UsageError(str(err)) from err
+    out = args.out
+    if out is None:
+        prefix = "compare-" + "+".join(d.name for d in comparison.designs)[:80]
+        out = unfinished_directory(RESULTS_DIR, prefix, comparison.manifest())
+        if out is None:
+            out = RESULTS_DIR / f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    total = len(comparison.specs())
+    done = len(RunStore(out).load()) if (out / "experiment.json").exists() else 0
+    print(
+        f"compare {', '.join(d.name for d in comparison.designs)} against {baseline.name}: "
+        f"{comparison.replicates} paired replicate(s) at scale {args.scale:g}, {total} runs"
+        + (f"; resuming {out} with {done} done" if done else f"; writing {out}"),
+        file=sys.stderr,
+    )
+    bar = _progress(not args.no_progress and sys.stderr.isatty(), total, "run")
+    if bar:
+        bar.update(done)
+    try:
+        analysis = run_comparison(
+            comparison,
+            out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            on_done=(lambda _r: bar.update()) if bar else None,
+            lang=args.lang,
+            behaviour=posterior_provenance(posterior, draws),
+        )
+    except KeyboardInterrupt:
+        stored = len(RunStore(out).load())
+        print(f"\ninterrupted: {stored} of {total} runs stored in {out}; the same command resumes", file=sys.stderr)
+        return 130
+    except ComparisonError as err:
+        raise UsageError(str(err)) from err
+    finally:
+        if bar:
+            bar.close()
+    print(f"wrote {out}")
+    for name in analysis["designs"]:
+        entry = analysis["by_design"][name]
+        kw, co2 = entry["differences"]["agent_pv_kw_2050"], entry["co2_avoided_t_2026_2050"]
+        extra = entry["differences"]["city_grants_yen_2026_2050"]
+        fr = entry["free_riders"]
+        print(
+            f"  {name}: PV in FY2050 {kw['mean']:+,.0f} kW ({kw['p5']:+,.0f} to {kw['p95']:+,.0f}), "
+            f"CO2 avoided FY2026-2050 {co2['mean']:+,.0f} t, extra city grants {extra['mean'] / 1e6:+,.1f} million yen, "
+            + (f"free riders {fr['mean']:.0%}" if fr else "no city grants paid")
+        )
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from abm.execution import executor
     from calibration.procedure import QUICK, Settings, calibrate, default_out, describe, run_store
@@ -240,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
         if args.command == "bench":

@@ -24,6 +24,11 @@ class Month:
 
     step: int
 
+    @classmethod
+    def first_of(cls, fiscal_year: int) -> Month:
+        """April of ``fiscal_year``."""
+        return cls((fiscal_year - FIRST_FISCAL_YEAR) * MONTHS_PER_YEAR)
+
     @property
     def fiscal_year(self) -> int:
         return FIRST_FISCAL_YEAR + self.step // MONTHS_PER_YEAR

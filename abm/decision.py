@@ -137,7 +137,7 @@ def choose(
         if opt.technology is not None:
             option_kw[j], option_cost[j] = opt.kw, opt.cost_yen
     stream = kernels.Stream(rng)
-    chosen, received = kernels.choose(
+    chosen, received, _logged = kernels.choose(
         stream,
         utility + kernels.gumbels(stream, n, k),
         np.asarray(yen_to_utility, dtype=float),

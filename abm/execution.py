@@ -212,5 +212,20 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executo
             yield client.get_executor(pure=False)
 
 
+def unfinished_directory(results_dir: Path, prefix: str, manifest: dict[str, Any]) -> Path | None:
+    """The newest ``results_dir/<prefix>-*`` holding the experiment of ``manifest``
+    (:meth:`RunStore.write_manifest`) and no ``summary.json`` yet: running the same
+    command again resumes it."""
+    expected = json.loads(json.dumps(manifest, sort_keys=True, default=str))
+    for candidate in sorted(Path(results_dir).glob(f"{prefix}-*"), reverse=True):
+        path = candidate / "experiment.json"
+        if not path.is_file() or (candidate / "summary.json").exists():
+            continue
+        with open(path) as f:
+            if json.load(f) == expected:
+                return candidate
+    return None
+
+
 def spec_manifest(specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
     return [asdict(s) | {"values": dict(s.values)} for s in specs]

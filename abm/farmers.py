@@ -15,7 +15,7 @@ from abm import kernels
 from abm.city import FarmerAttributes
 from abm.clock import Month
 from abm.economics import annuity
-from abm.population import Context, Tallies, YearFlows
+from abm.population import Context, Tallies, YearFlows, adoption_log
 
 SOLAR_SHARING = "farmers:solar_sharing"  # the farmers' decision, as its tally is keyed
 
@@ -35,6 +35,7 @@ class Farmers:
         self.everyone = np.arange(attributes.n)
         self.codes = np.zeros(attributes.n, dtype=np.int8)  # no flags apply to farmers
         self.nobody = np.zeros(attributes.n, dtype=bool)
+        self.adoptions = adoption_log(attributes.n, ctx.adoption_log_from)
         self.successor = attributes.has_successor.astype(float)
         self.peers = ctx.peers(attributes, attributes.n)
         self.tallies = Tallies((SOLAR_SHARING,))
@@ -95,6 +96,7 @@ class Farmers:
             self.weight,
             self.kw,
             self.tallies.year[SOLAR_SHARING],
+            self.adoptions,
         )
 
     def stocks(self) -> dict[str, float]:

@@ -20,7 +20,7 @@ from abm.city import APARTMENT, HouseholdAttributes
 from abm.clock import Month
 from abm.economics import PVEconomics, annuity
 from abm.kernels import DT_YEARS
-from abm.population import Context, RooftopPV, Tallies, roof_owner_table
+from abm.population import Context, RooftopPV, Tallies, adoption_log, roof_owner_table
 
 # the households' decisions, as their tallies are keyed
 NEW_HOUSES, ROOFTOP, CARS = "households:pv/zeh", "households:pv/ppa", "households:ev"
@@ -42,6 +42,7 @@ class Households(RooftopPV):
         self.excluded = self.rebuilt  # a house being rebuilt has just made its PV choice
         self._rebuilt_idx = np.empty(0, dtype=np.int64)
         self.codes = np.zeros(n, dtype=np.int8)  # flag codes (new builds are flagged in the kernels)
+        self.adoptions = adoption_log(n, ctx.adoption_log_from)
         self.owners = attributes.roof_owners  # the rows of the owner table
         self.car_owners = attributes.car_owners
         self.pv_peers = ctx.peers(attributes, self.owners.size)
@@ -153,6 +154,7 @@ class Households(RooftopPV):
             policy.grants(month),
             self.weight,
             self.tallies.year[NEW_HOUSES],
+            self.adoptions,
         )
 
     def replace_cars(self, month: Month) -> None:
@@ -175,6 +177,7 @@ class Households(RooftopPV):
             policy.grants(month),
             self.weight,
             self.tallies.year[CARS],
+            self.adoptions,
         )
 
     def zeh_and_ev_stocks(self) -> tuple[float, float]:

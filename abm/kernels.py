@@ -540,7 +540,7 @@ MONTH = 3
 @jit
 def grant_amount(programmes, p, kw, cost_yen):
     """The grant programme ``p`` would pay on a system of ``kw`` costing ``cost_yen``."""
-    flat, per_kw, cap, share, band_from, band_to, band_yen, _eligible = programmes
+    flat, per_kw, cap, share, band_from, band_to, band_yen, _eligible, _logged = programmes
     amount = flat[p] + per_kw[p] * kw
     for b in range(band_yen.shape[1]):
         if band_from[p, b] <= kw < band_to[p, b]:
@@ -630,7 +630,7 @@ def choose(
     programmes, ledger, row, month, days = grants
     m, k = noisy.shape
     if m == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0)
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
     offer_option, offer_programme = offers
     n_offers = offer_option.size
     one_rate = yen_to_utility.shape[1] == 1
@@ -704,14 +704,18 @@ def choose(
         if not refused:
             break
     received = np.zeros(m)
+    logged_received = np.zeros(m)
+    logged = programmes[8]
     for o in range(n_offers):
         for i in range(m):
             if granted[o, i]:
                 if chosen[i] == offer_option[o]:
                     received[i] += amount[o, i]
+                    if logged[offer_programme[o]]:
+                        logged_received[i] += amount[o, i]
                 else:
                     refund(ledger, offer_programme[o], amount[o, i], 1, weight, row)
-    return chosen, received
+    return chosen, received, logged_received
 
 
 # ---------------------------------------------------------------- the decisions
@@ -741,6 +745,25 @@ TALLY = (
     CONSIDERING, DECIDING, ADOPTING, SUBSIDISED, GRANT_YEN, PV_KW, PV_SYSTEMS, PPA_KW, SECOND_OPTION, EVENTS,
     PPA_CONTRACTS, NET_SWITCHES,
 ) = range(len(TALLY))  # fmt: skip
+
+
+# An adoption log (abm.population.adoption_log) is (months, first step): per
+# technology and agent, the month (step) of its first adoption and of its first
+# adoption with a grant of a logged programme (abm.policy.LOGGED_LEVELS) from the
+# first step on, -1 if none; an empty log records nothing.
+ADOPTED, GRANTED = range(2)
+LOG_PV, LOG_PPA, LOG_ZEH, LOG_EV, LOG_SOLAR_SHARING = range(5)
+
+
+@jit
+def _log_adoption(log, technology, agent, month, logged_grant_yen):
+    months, grants_from = log
+    if months.shape[2] == 0:
+        return
+    if months[ADOPTED, technology, agent] < 0:
+        months[ADOPTED, technology, agent] = month
+    if logged_grant_yen > 0 and month >= grants_from and months[GRANTED, technology, agent] < 0:
+        months[GRANTED, technology, agent] = month
 
 
 @jit
@@ -872,7 +895,7 @@ def ppa_npv(pv, kw, factors, row, self_share, retail):
 @jit
 def rooftop_pv(
     consider_rng, rng, owners, consideration, codes, excluded, owner_table, peers, pv, year, behaviour, offers,
-    grants, weight, pv_kw, ppa_kw, tally,
+    grants, weight, pv_kw, ppa_kw, tally, log,
 ):  # fmt: skip
     """Roof owners who consider PV this month choose among nothing (0), buying PV (1)
     and a PPA (2).
@@ -884,7 +907,8 @@ def rooftop_pv(
     PPA maturity); ``behaviour`` is (econ weight, peer weight, buy constant, PPA
     constant, PV bonus by flag code, PPA bonus by flag code); ``owner_table`` has a
     row for each of ``owners`` (:data:`ROOF_KW`). Sets ``pv_kw`` and ``ppa_kw`` of
-    those who adopt, counts them as adopting peers and adds to ``tally`` (:data:`TALLY`).
+    those who adopt, counts them as adopting peers, adds to ``tally`` (:data:`TALLY`)
+    and writes adoptions into ``log`` (:data:`ADOPTED`).
     """
     month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
@@ -927,7 +951,7 @@ def rooftop_pv(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = kw * cost
         option_cost[2, t] = gross
-    chosen, received = choose(
+    chosen, received, logged = choose(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
     )
     _count(tally, chosen, received)
@@ -940,17 +964,19 @@ def rooftop_pv(
             pv_kw[i] = kw
             tally[PV_KW] += kw
             tally[PV_SYSTEMS] += 1
+            _log_adoption(log, LOG_PV, i, month, logged[t])
         elif chosen[t] == 2:
             ppa_kw[i] = kw
             tally[PPA_KW] += kw
             tally[PPA_CONTRACTS] += 1
+            _log_adoption(log, LOG_PPA, i, month, logged[t])
     peer_add(peers, month, owners[considering[chosen > 0]], 1)
 
 
 @jit
 def build_houses(
     rng, owners, probability, previous, rebuilt, zeh, pv_kw, ppa_kw, codes, owner_table, peers, pv, year, behaviour,
-    offers, grants, weight, tally,
+    offers, grants, weight, tally, log,
 ):  # fmt: skip
     """This month's new detached houses, and what their owners build.
 
@@ -962,8 +988,9 @@ def build_houses(
     houses under the PV obligation); ``behaviour`` is (econ weight, peer weight, PV
     constant, ZEH constant, PV bonus and ZEH bonus by flag code); ``owner_table`` has
     a row for each of ``owners`` (:data:`ROOF_KW`). Counts houses built with PV as
-    adopting peers, adds to ``tally`` (``EVENTS``: every new house) and returns the
-    rebuilt houses.
+    adopting peers, adds to ``tally`` (``EVENTS``: every new house), writes adoptions
+    into ``log`` (a ZEH carries PV, so it is logged as a PV adoption too, with the
+    ZEH's grant on the ZEH) and returns the rebuilt houses.
     """
     month = grants[MONTH]
     cost_kw, retail, fit, self_share, zeh_kwh, zeh_premium, mandate_share = year
@@ -1015,7 +1042,7 @@ def build_houses(
         option_kw[1, t] = option_kw[2, t] = kw
         option_cost[1, t] = gross_pv
         option_cost[2, t] = gross_zeh
-    chosen, received = choose(
+    chosen, received, logged = choose(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
     )
     _count(tally, chosen, received)
@@ -1027,8 +1054,10 @@ def build_houses(
             pv_kw[i] = kw
             tally[PV_KW] += kw
             tally[PV_SYSTEMS] += 1
+            _log_adoption(log, LOG_PV, i, month, logged[t] if chosen[t] == 1 else 0.0)
         if chosen[t] == 2:
             zeh[i] = True
+            _log_adoption(log, LOG_ZEH, i, month, logged[t])
     peer_add(peers, month, deciding[chosen > 0], 1)
     return deciding
 
@@ -1067,7 +1096,7 @@ def _logistic_floor(bound):
 @jit
 def replace_cars(
     rng, car_owners, probability, ev, pv_kw, rebuilt, codes, car_table, bounds, peers, year, behaviour, offers,
-    grants, weight, tally,
+    grants, weight, tally, log,
 ):  # fmt: skip
     """This month's car replacements: a petrol car (0) or an EV (1).
 
@@ -1077,7 +1106,8 @@ def replace_cars(
     household (:data:`CAR_FACTOR`, :data:`EV_OWN_UTILITY`); ``bounds`` is (the
     largest own utility, the smallest and the largest car factor) over car owners.
     Counts the households switching to an EV as adopting peers, and those switching
-    back to petrol as no longer adopting; adds to ``tally`` (``EVENTS``: replacements).
+    back to petrol as no longer adopting; adds to ``tally`` (``EVENTS``: replacements)
+    and writes every EV bought into ``log``.
 
     Most replacements are settled by the taste draw alone: a petrol owner whose taste
     for an EV is below minus the largest utility any owner could have with every
@@ -1132,7 +1162,7 @@ def replace_cars(
         npv = ev_npv(car_table[i, CAR_FACTOR], premium, km, petrol_per_km, per_km)
         utility = car_table[i, EV_OWN_UTILITY] + rate * npv + peer_weight * peer_share(peers, i) + ev_bonus[code]
         noisy[t, 1] = utility + logit(tastes[t])
-    chosen, received = choose(
+    chosen, received, logged = choose(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, slots, k
     )
     _count(tally, chosen, received)
@@ -1143,6 +1173,8 @@ def replace_cars(
     n_ev = n_petrol = 0
     for t in range(n):
         i = owners[t]
+        if chosen[t] == 1:
+            _log_adoption(log, LOG_EV, i, month, logged[t])
         if chosen[t] == 1 and not ev[i]:
             ev[i] = True
             to_ev[n_ev] = i
@@ -1159,7 +1191,7 @@ def replace_cars(
 @jit
 def solar_sharing(
     consider_rng, rng, farmers, consideration, codes, nobody, capacity_kw, covered_ha, has_successor, factors,
-    peers, pv, year, behaviour, offers, grants, weight, kw_state, tally,
+    peers, pv, year, behaviour, offers, grants, weight, kw_state, tally, log,
 ):  # fmt: skip
     """Farmers who consider solar sharing this month choose between nothing (0) and
     solar sharing (1).
@@ -1167,8 +1199,8 @@ def solar_sharing(
     ``consideration`` is as for :func:`rooftop_pv`; ``year`` is (cost yen/kW, FIT,
     crop revenue lost yen per ha and year, its present-value factor); ``behaviour``
     is (econ weight, peer weight, constant, successor weight, bonus by flag code).
-    Sets ``kw_state`` of adopters, counts them as adopting peers and adds to
-    ``tally``.
+    Sets ``kw_state`` of adopters, counts them as adopting peers, adds to
+    ``tally`` and writes adoptions into ``log``.
     """
     month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
@@ -1198,7 +1230,7 @@ def solar_sharing(
         yen_to_utility[t, 0] = rate
         option_kw[1, t] = kw
         option_cost[1, t] = gross
-    chosen, received = choose(
+    chosen, received, logged = choose(
         rng, noisy, yen_to_utility, option_kw, option_cost, offers, agent_codes, grants, weight, NO_SLOTS, m
     )
     _count(tally, chosen, received)
@@ -1209,4 +1241,5 @@ def solar_sharing(
             kw_state[i] = capacity_kw[i]
             tally[PV_KW] += capacity_kw[i]
             tally[PV_SYSTEMS] += 1
+            _log_adoption(log, LOG_SOLAR_SHARING, i, month, logged[t])
     peer_add(peers, month, farmers[considering[chosen == 1]], 1)

@@ -2,7 +2,8 @@
 
 :class:`CityModel` is a Mesa model stepping monthly from April 2014 to March 2051
 (or to the end of an earlier ``last_fiscal_year``, e.g. for calibration runs). It owns the clock, the random generator (``Model(rng=seed)``), the three agent
-populations (held as arrays), the policy environment and the yearly records. Each
+populations (held as arrays), the policy environment and the yearly records
+(and, when asked, each agent's adoptions: :func:`abm.population.adoption_log`). Each
 step every population decides; at the end of each fiscal year the model records
 stocks, flows and grant spending, and :mod:`abm.accounting` turns the records into
 energy and CO2 accounts.
@@ -39,6 +40,7 @@ class CityModel(mesa.Model):
         behaviour: dict[str, Any] | None = None,
         city: City | None = None,
         last_fiscal_year: int = LAST_FISCAL_YEAR,
+        adoption_log_from: int | None = None,
     ):
         if not ANCHOR_YEAR <= last_fiscal_year <= LAST_FISCAL_YEAR:
             raise ValueError(
@@ -60,6 +62,7 @@ class CityModel(mesa.Model):
             pv=PVEconomics(scenario),
             policy=self.policy,
             behaviour={**scenario.section("behaviour"), **(behaviour or {})},
+            adoption_log_from=adoption_log_from,
         )
         self.households = Households(city.households, self.ctx)
         self.businesses = Businesses(city.businesses, self.ctx)
@@ -125,6 +128,12 @@ class CityModel(mesa.Model):
         city = np.array([p.level == "city" for p in self.policy.programmes], dtype=bool)
         row["city_subsidy_spent_yen"] = float(spent[city].sum()) if city.size else 0.0
         return row
+
+    def adoption_logs(self) -> dict[str, np.ndarray]:
+        """Each population's adoption log (the months of
+        :func:`abm.population.adoption_log`), by agent type; empty unless the model
+        was made with ``adoption_log_from``."""
+        return {p.agent_type: p.adoptions[0] for p in self.populations}
 
     def run(self) -> None:
         while self.running:

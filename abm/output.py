@@ -43,6 +43,8 @@ PACKAGES = ("mesa", "numpy", "scipy", "networkx", "SALib", "matplotlib", "dask",
 
 
 def fmt(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".10g")
     return str(value)
@@ -64,6 +66,20 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final`` that replaces it only if the block
+    succeeds, so that a reader never sees a file half written."""
+    final = Path(final)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -42,6 +42,11 @@ def flag_codes(flags: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(code, dtype=np.int64)
 
 
+# The levels whose grants an adoption log records (abm.population.adoption_log): the
+# city's own money, whose free riders a comparison of designs counts.
+LOGGED_LEVELS = ("city",)
+
+
 def _in_years(first: int, last: int, fiscal_year: int) -> bool:
     return first <= fiscal_year <= last
 
@@ -300,7 +305,7 @@ class PolicyEnvironment:
 def programme_arrays(programmes: tuple[SubsidyProgramme, ...]) -> tuple[np.ndarray, ...]:
     """Programmes' rules as arrays, for the compiled choice: (flat yen, yen per kW,
     cap, share of cost, size bands from / to / yen, padded with empty bands,
-    eligibility by flag code)."""
+    eligibility by flag code, whether an adoption log records its grants)."""
     n_bands = max((len(p.bands) for p in programmes), default=0)
     band_from = np.zeros((len(programmes), n_bands))
     band_to = np.zeros((len(programmes), n_bands))
@@ -319,6 +324,7 @@ def programme_arrays(programmes: tuple[SubsidyProgramme, ...]) -> tuple[np.ndarr
         band_to,
         band_yen,
         table.reshape(len(programmes), codes),
+        np.array([p.level in LOGGED_LEVELS for p in programmes], dtype=bool),
     )
 
 

@@ -112,12 +112,30 @@ def _jump_words(draws: int) -> np.ndarray:
     return words
 
 
+# the technologies of an adoption log, in the order of its rows (abm.kernels.LOG_PV, ...)
+LOGGED_TECHNOLOGIES = ("pv", "ppa", "zeh", "ev", "solar_sharing")
+
+
+def adoption_log(n: int, grants_from: int | None) -> tuple[np.ndarray, int]:
+    """(months, first step) for the kernels: per technology of
+    :data:`LOGGED_TECHNOLOGIES` and agent of ``n``, the month (step) of its first
+    adoption (row :data:`abm.kernels.ADOPTED`) and of its first adoption with a grant
+    of a logged programme (:data:`abm.kernels.GRANTED`, :data:`abm.policy.LOGGED_LEVELS`)
+    from fiscal year ``grants_from`` on, -1 for never; empty when ``grants_from`` is
+    None, and then the kernels record nothing."""
+    shape = (2, len(LOGGED_TECHNOLOGIES), 0 if grants_from is None else n)
+    first_step = 0 if grants_from is None else Month.first_of(grants_from).step
+    return np.full(shape, -1, dtype=np.int16), first_step
+
+
 @dataclass
 class Context:
     """The shared world each population decides in.
 
     ``rng`` (the model's generator) sets up the initial state; ``stream`` gives the
-    generator of one decision in one month.
+    generator of one decision in one month. With ``adoption_log_from`` (a fiscal
+    year) each population keeps an :func:`adoption_log` of who adopted what and when,
+    and who did so with a city grant from that year on.
     """
 
     rng: np.random.Generator
@@ -127,6 +145,7 @@ class Context:
     pv: PVEconomics
     policy: PolicyEnvironment
     behaviour: dict[str, Any]
+    adoption_log_from: int | None = None
 
     def __post_init__(self) -> None:
         self._streams = MonthlyStreams(self.seed)
@@ -230,6 +249,7 @@ class RooftopPV:
     tallies: Tallies
     codes: np.ndarray  # flag codes (abm.policy.FLAGS) that do not change
     excluded: np.ndarray  # agents who cannot consider rooftop PV this month
+    adoptions: tuple[np.ndarray, int]  # adoption_log
     _owner_table: np.ndarray  # one row per owner (roof_owner_table)
 
     def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
@@ -284,6 +304,7 @@ class RooftopPV:
             self.pv_kw,
             self.ppa_kw,
             self.tallies.year[f"{self.agent_type}:pv/ppa"],
+            self.adoptions,
         )
 
     def seed_initial_pv(self, pool: np.ndarray, target_kw: float, kw: np.ndarray) -> None:

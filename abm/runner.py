@@ -24,13 +24,16 @@ from abm.scenario import Scenario
 
 @dataclass
 class RunResult:
-    """Outputs of one run: the yearly table and the grant ledger."""
+    """Outputs of one run: the yearly table and the grant ledger, and with
+    ``adoption_log_from`` each population's adoption log (by agent type,
+    :func:`abm.population.adoption_log`)."""
 
     replicate: int
     seed: int
     table: dict[str, list[float]]
     budget_exhausted: dict[str, dict[int, str]]  # programme -> fiscal year -> ISO date
     programme_spending: list[dict[str, Any]]  # one row per programme and fiscal year
+    adoptions: dict[str, np.ndarray] | None = None
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
@@ -46,11 +49,22 @@ def run_scenario(
     replicate: int = 0,
     on_year: Callable[[int], None] | None = None,
     last_fiscal_year: int = LAST_FISCAL_YEAR,
+    adoption_log_from: int | None = None,
 ) -> RunResult:
     """Run ``scenario`` once with ``seed`` from April 2014 to the end of
     ``last_fiscal_year`` (March 2051 by default). A shorter run is the same run cut
-    short: its years are identical to the first years of the full run."""
-    model = CityModel(scenario, seed=seed, scale=scale, behaviour=behaviour, last_fiscal_year=last_fiscal_year)
+    short: its years are identical to the first years of the full run. With
+    ``adoption_log_from`` (a fiscal year) the result holds who adopted what and when,
+    and who did so with a city grant from that year on; logging changes nothing else
+    in the run."""
+    model = CityModel(
+        scenario,
+        seed=seed,
+        scale=scale,
+        behaviour=behaviour,
+        last_fiscal_year=last_fiscal_year,
+        adoption_log_from=adoption_log_from,
+    )
     n_records = 0
     while model.running:
         model.step()
@@ -76,8 +90,9 @@ def run_scenario(
         for i, p in enumerate(ledger.programmes)
         if p.is_active(int(fy))
     ]
+    adoptions = model.adoption_logs() if adoption_log_from is not None else None
     model.close()
-    return RunResult(replicate, seed, table, exhausted, spending)
+    return RunResult(replicate, seed, table, exhausted, spending, adoptions)
 
 
 @functools.cache

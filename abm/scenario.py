@@ -27,6 +27,7 @@ from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
 
 DEFAULTS_PATH = Path(__file__).parent / "data" / "defaults.toml"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+DESIGN_DIR = SCENARIO_DIR.parent / "designs"  # subsidy designs for ``abm compare``
 
 TECHNOLOGIES = ("pv", "ppa", "zeh", "ev", "solar_sharing")
 AGENT_TYPES = ("households", "businesses", "farmers")
@@ -105,6 +106,7 @@ SECTION_SCHEMAS: dict[str, dict[str, Field]] = {
     "scenario": {
         "name": Field("string"),
         "description": Field("string"),
+        "description_ja": Field("string"),  # the description for Japanese reports
         "extends": Field("string"),
     },
     "tariffs": {
@@ -254,7 +256,9 @@ def _is_trajectory(table: Mapping[str, Any]) -> bool:
 def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
     if not path.is_file():
         if referenced_from is None:
-            raise ScenarioError(path, "(file)", f"an existing scenario file or a name in {SCENARIO_DIR}")
+            raise ScenarioError(
+                path, "(file)", f"an existing scenario file or a name in {SCENARIO_DIR} or {DESIGN_DIR}"
+            )
         raise ScenarioError(referenced_from, "scenario.extends", "an existing scenario file", str(path))
     try:
         with open(path, "rb") as f:
@@ -264,12 +268,16 @@ def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
-    """A path as given, or the name of a file in ``experiments/scenarios/``."""
+    """A path as given, or the name of a file in ``experiments/scenarios/`` or, failing
+    that, ``experiments/designs/``."""
     path = Path(name_or_path)
     if path.is_file() or len(path.parts) > 1:
         return path
-    candidate = SCENARIO_DIR / (path.name if path.suffix else f"{path.name}.toml")
-    return candidate if candidate.is_file() else path
+    for directory in (SCENARIO_DIR, DESIGN_DIR):
+        candidate = directory / (path.name if path.suffix else f"{path.name}.toml")
+        if candidate.is_file():
+            return candidate
+    return path
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
 
-from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment
+from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment, unfinished_directory
 from abm.output import fmt, model_code_sha256, provenance
 from abm.posterior import Draw, Posterior
 from abm.posterior import load as load_posterior
@@ -1044,20 +1044,6 @@ def run_analysis(
     return json.loads((out / "summary.json").read_text())
 
 
-def unfinished_directory(spec: Spec, results_dir: Path) -> Path | None:
-    """The newest ``results_dir/sensitivity-<name>-*`` holding this same experiment,
-    unfinished: running the same command again resumes it."""
-    expected = json.loads(json.dumps(manifest(spec, sample_design(spec)), sort_keys=True, default=str))
-    for candidate in sorted(results_dir.glob(f"sensitivity-{spec.name}-*"), reverse=True):
-        path = candidate / "experiment.json"
-        if not path.is_file() or (candidate / "summary.json").exists():
-            continue
-        with open(path) as f:
-            if json.load(f) == expected:
-                return candidate
-    return None
-
-
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec).with_options(args.n, args.replicates, args.scale)
     posterior = None
@@ -1068,7 +1054,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             raise SpecError(spec.path, f"{err}; or use --no-posterior") from err
     out = args.out
     if out is None:
-        out = unfinished_directory(spec, RESULTS_DIR)
+        out = unfinished_directory(RESULTS_DIR, f"sensitivity-{spec.name}", manifest(spec, sample_design(spec)))
         if out is None:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             out = RESULTS_DIR / f"sensitivity-{spec.name}-{stamp}"

@@ -376,7 +376,7 @@ def test_choose_without_the_agents_who_surely_take_nothing_is_the_same_choice(wr
     for keep in (np.ones(n, dtype=bool), ~only_nothing):
         policy = policy_with(write_scenario, TINY)
         bits = np.random.PCG64(21)
-        chosen, received = kernels.choose(
+        chosen, received, _logged = kernels.choose(
             tuple(kernels.Stream(bits)),
             noisy[keep],
             yen_to_utility[keep],
