@@ -286,7 +286,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         entry = analysis["by_design"][name]
         kw, co2 = entry["differences"]["agent_pv_kw_2050"], entry["co2_avoided_t_2026_2050"]
         extra = entry["differences"]["city_grants_yen_2026_2050"]
-        fr = entry["free_riders"]
+        fr = entry["free_riders"] and (entry["free_riders"]["of_changed_grants"] or entry["free_riders"])
         print(
             f"  {name}: PV in FY2050 {kw['mean']:+,.0f} kW ({kw['p5']:+,.0f} to {kw['p95']:+,.0f}), "
             f"CO2 avoided FY2026-2050 {co2['mean']:+,.0f} t, extra city grants {extra['mean'] / 1e6:+,.1f} million yen, "

@@ -341,25 +341,53 @@ def _ratio_band(numerator: np.ndarray, denominator: np.ndarray, rng: np.random.G
     }
 
 
-def _free_rider_summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """Free-rider share over the runs (a band of the runs' shares) and by agent type
-    and technology (pooled); None where no run paid a city grant."""
-    per_run, pooled = [], {}
+def changed_technologies(design: Scenario, baseline: Scenario) -> list[str]:
+    """The technologies of the city programmes that ``design`` adds, removes or
+    changes against ``baseline``: the grants whose free riders tell about the design."""
+    ours, theirs = design.section("subsidies"), baseline.section("subsidies")
+    return sorted(
+        {
+            (ours.get(name) or theirs[name])["technology"]
+            for name in set(ours) | set(theirs)
+            if ours.get(name) != theirs.get(name) and (ours.get(name) or theirs[name])["level"] == "city"
+        }
+    )
+
+
+def _share_band(
+    runs: Sequence[dict[str, Any]], technologies: Sequence[str] | None
+) -> tuple[dict[str, Any], int] | None:
+    """The runs' free-rider shares over ``technologies`` (all where None), as a band,
+    and the number of runs that paid such grants; None where none did."""
+    shares = []
     for fr in runs:
-        granted = sum(x["granted"] for techs in fr.values() for x in techs.values())
-        free = sum(x["free_riders"] for techs in fr.values() for x in techs.values())
+        counts = [x for techs in fr.values() for t, x in techs.items() if technologies is None or t in technologies]
+        granted = sum(x["granted"] for x in counts)
         if granted:
-            per_run.append(free / granted)
+            shares.append(sum(x["free_riders"] for x in counts) / granted)
+    return (band(np.array(shares)), len(shares)) if shares else None
+
+
+def _free_rider_summary(runs: Sequence[dict[str, Any]], changed: Sequence[str]) -> dict[str, Any] | None:
+    """Free-rider share over the runs (a band of the runs' shares), over the grants of
+    the ``changed`` technologies (:func:`changed_technologies`), and by agent type and
+    technology (pooled); None where no run paid a city grant."""
+    overall = _share_band(runs, None)
+    if overall is None:
+        return None
+    pooled: dict[str, dict[str, int]] = {}
+    for fr in runs:
         for agents, techs in fr.items():
             for tech, x in techs.items():
                 p = pooled.setdefault(f"{agents}.{tech}", {"granted": 0, "free_riders": 0})
                 p["granted"] += x["granted"]
                 p["free_riders"] += x["free_riders"]
-    if not per_run:
-        return None
+    targeted = _share_band(runs, changed) if changed else None
     return {
-        **band(np.array(per_run)),
-        "runs_with_grants": len(per_run),
+        **overall[0],
+        "runs_with_grants": overall[1],
+        "changed_technologies": list(changed),
+        "of_changed_grants": targeted[0] if targeted else None,
         "by_technology": {k: {**p, "share": p["free_riders"] / p["granted"]} for k, p in sorted(pooled.items())},
     }
 
@@ -440,7 +468,8 @@ def analyse(comparison: Comparison, records: dict[str, dict[str, Any]]) -> dict[
             entry["city_yen_per_additional_kw"] = _ratio_band(extra_city_yen, diff["agent_pv_kw_2050"], rng)
             entry["city_yen_per_additional_t_co2"] = _ratio_band(extra_city_yen, avoided_t, rng)
             entry["free_riders"] = _free_rider_summary(
-                [records[f"{d.name}/{r}"]["outputs"]["free_riders"] for r in range(c.replicates)]
+                [records[f"{d.name}/{r}"]["outputs"]["free_riders"] for r in range(c.replicates)],
+                changed_technologies(d.scenario, c.baseline.scenario),
             )
             entry["runs_with_fewer_city_grants"] = int(np.count_nonzero(diff["city_grants_2026_2050"] < 0))
         out["by_design"][d.name] = entry
@@ -471,15 +500,28 @@ def comparison_rows(analysis: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
         fr = entry["free_riders"]
-        rows.append(
-            {
-                "design": name,
-                "indicator": f"free_rider_share_{analysis['window_months']}m",
-                "unit": "share",
-                **({k: fr[k] for k in ("mean", "p5", "p95")} if fr else {"mean": None, "p5": None, "p95": None}),
-                "note": "" if fr else "no city grants paid",
-            }
-        )
+        targeted = fr["of_changed_grants"] if fr else None
+        for indicator, b, note in (
+            ("free_rider_share", fr, "" if fr else "no city grants paid"),
+            (
+                "free_rider_share_of_changed_grants",
+                targeted,
+                f"grants for {', '.join(fr['changed_technologies'])}"
+                if targeted
+                else "no city grants paid"
+                if not fr
+                else "the design changes no city grant",
+            ),
+        ):
+            rows.append(
+                {
+                    "design": name,
+                    "indicator": f"{indicator}_{analysis['window_months']}m",
+                    "unit": "share",
+                    **({k: b[k] for k in ("mean", "p5", "p95")} if b else {"mean": None, "p5": None, "p95": None}),
+                    "note": note,
+                }
+            )
         for key, unit, reason in (
             ("city_yen_per_additional_kw", "yen_per_kw", "no additional kW on average"),
             ("city_yen_per_additional_t_co2", "yen_per_t", "no CO2 avoided on average"),

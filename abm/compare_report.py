@@ -59,6 +59,7 @@ SUMMARY_ROWS = (
     ("agent_pv_kw_2050", ("differences", "agent_pv_kw_2050"), "kw", True),
     ("co2_avoided_t_2026_2050", ("co2_avoided_t_2026_2050",), "t", True),
     ("city_grants_yen_2026_2050", ("levels", "city_grants_yen_2026_2050"), "yen", False),
+    ("free_rider_share_changed", ("free_riders", "of_changed_grants"), "share", False),
     ("free_rider_share", ("free_riders",), "share", False),
     ("city_yen_per_additional_kw", ("city_yen_per_additional_kw",), "yen_per_kw", False),
     ("city_yen_per_additional_t_co2", ("city_yen_per_additional_t_co2",), "yen_per_t", False),
@@ -281,8 +282,10 @@ def _summary_table(analysis: dict[str, Any], lang: str) -> str:
             value = _lookup(entry, path)
             if n == analysis["baseline"] and path[0] != "levels":
                 cell = text("not_applicable", lang)
-            elif value is None and key == "free_rider_share":
+            elif key.startswith("free_rider_share") and entry["free_riders"] is None:
                 cell = text("no_grants", lang)
+            elif value is None and key == "free_rider_share_changed":
+                cell = text("no_grant_changed", lang)
             elif value is None and key.startswith("city_yen_per"):
                 cell = text("nothing_added", lang)
             else:
@@ -369,6 +372,17 @@ def _paragraph(analysis: dict[str, Any], name: str, lang: str, descriptions: dic
     fr = entry["free_riders"]
     if fr is None:
         sentences.append(text("para_no_grants", lang))
+    elif fr["of_changed_grants"]:
+        techs = "、".join if lang == "ja" else ", ".join
+        sentences.append(
+            text(
+                "para_free_riders_changed",
+                lang,
+                technologies=techs(text(t, lang) for t in fr["changed_technologies"]),
+                share=band_text(fr["of_changed_grants"], "share", lang),
+                window=analysis["window_months"],
+            )
+        )
     else:
         sentences.append(
             text("para_free_riders", lang, share=band_text(fr, "share", lang), window=analysis["window_months"])
@@ -494,7 +508,7 @@ def render(
 <section id="spending"><h2>{text("spending_heading", lang)}</h2>
 {_spending_table(analysis, lang)}{_spending_figure(analysis, lang)}
 {_runout_table(analysis, lang)}{_runout_figure(analysis, lang)}
-<h3>{text("free_rider_share", lang)}</h3>{_free_rider_table(analysis, lang)}</section>
+<h3>{text("free_riders_by_technology", lang)}</h3>{_free_rider_table(analysis, lang)}</section>
 <section id="adoption"><h2>{text("adoption_heading", lang)}</h2>{_adoption_table(analysis, lang)}</section>
 <section id="method"><h2>{text("method_heading", lang)}</h2><ul>{method}</ul></section>
 """

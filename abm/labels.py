@@ -117,7 +117,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "National grants paid, FY2026-2050",
     },
     "city_grants_2026_2050": {"ja": "市の補助件数（2026～2050年度）", "en": "City grants awarded, FY2026-2050"},
-    "free_rider_share": {"ja": "フリーライダー率", "en": "Free-rider share"},
+    "free_rider_share": {"ja": "フリーライダー率（市の補助すべて）", "en": "Free-rider share, all city grants"},
+    "free_rider_share_changed": {
+        "ja": "フリーライダー率（制度案が変えた補助）",
+        "en": "Free-rider share, grants the design changes",
+    },
+    "free_riders_by_technology": {"ja": "技術別のフリーライダー", "en": "Free riders by technology"},
+    "no_grant_changed": {"ja": "補助の変更なし", "en": "no grant changed"},
     "city_yen_per_additional_kw": {"ja": "追加1kWあたりの市の追加支出", "en": "Extra city money per additional kW"},
     "city_yen_per_additional_t_co2": {
         "ja": "CO₂削減1トンあたりの市の追加支出",
@@ -236,6 +242,12 @@ TEXT: dict[str, dict[str, str]] = {
         "（フリーライダー）。",
         "en": "Of those who received a city grant, {share} would have adopted the same technology within "
         "{window} months without it (free riders).",
+    },
+    "para_free_riders_changed": {
+        "ja": "制度案が変えた補助（{technologies}）を受けた人のうち{share}は、補助がなくても{window}か月以内に"
+        "同じ設備を導入していたと推計されます（フリーライダー）。",
+        "en": "Of those who received the city grants this design changes ({technologies}), {share} would have "
+        "adopted the same technology within {window} months without it (free riders).",
     },
     "para_no_grants": {
         "ja": "この制度案では市の補助金を支払わないため、フリーライダー率はありません。",

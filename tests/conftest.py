@@ -1,10 +1,12 @@
 """Shared fixtures: the project's scenarios, scenario files written in a temporary
-directory, and one small model run of the strategy shared by the model tests."""
+directory, one small model run of the strategy shared by the model tests, and one
+headless browser for the tests of pages (Playwright runs one per thread, so every
+module shares this one)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,11 @@ def write_scenario(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from abm.browser import launch
+
+    with launch() as browser:
+        yield browser

@@ -20,7 +20,7 @@ import pytest
 from matplotlib import image
 from playwright.sync_api import Browser
 
-from abm.browser import is_local, launch, open_page, screenshot
+from abm.browser import is_local, open_page, screenshot
 from abm.fonts import FONT_FAMILY, fontconfig_file, japanese_font_path, use_japanese_font
 
 matplotlib.use("Agg")
@@ -28,12 +28,6 @@ matplotlib.use("Agg")
 # two Japanese strings of equal length: missing glyphs ("tofu") would draw both as the same boxes
 SOLAR = "再生可能エネルギー 太陽光"
 CITY = "脱炭素社会の実現へ 埼玉県"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launch() as browser:
-        yield browser
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -32,6 +32,7 @@ from abm.compare import (
     Design,
     PairedRun,
     analyse,
+    changed_technologies,
     free_riders,
     run_comparison,
 )
@@ -136,6 +137,7 @@ def test_identical_design_differs_by_exactly_nothing(identical):
         assert not any(np.any(np.asarray(v)) for v in series.values())
     fr = entry["free_riders"]
     assert fr["mean"] == fr["p5"] == fr["p95"] == 1.0 and fr["runs_with_grants"] == len(SEEDS)
+    assert fr["of_changed_grants"] is None  # it changes no grant
     assert {k: x["share"] for k, x in fr["by_technology"].items()} == dict.fromkeys(fr["by_technology"], 1.0)
     assert entry["city_yen_per_additional_kw"] is None and entry["city_yen_per_additional_t_co2"] is None
 
@@ -291,6 +293,14 @@ def test_bad_design_file_stops_before_any_run(tmp_path, write_scenario, capsys):
     err = capsys.readouterr().err
     assert f"{bad}: key 'subsidies.city_pv_strategy.annual_budget_yen'" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("design", "technologies"),
+    [("pv-budget-doubled", ["pv"]), ("pv-budget-to-ppa", ["ppa", "pv"]), ("pv-obligation-2030", [])],
+)
+def test_free_riders_of_the_grants_a_design_changes(design, technologies):
+    assert changed_technologies(load_scenario(DESIGN_DIR / f"{design}.toml"), load_scenario(STRATEGY)) == technologies
 
 
 @pytest.mark.parametrize("design", sorted(p.name for p in DESIGN_DIR.glob("*.toml")))
