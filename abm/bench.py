@@ -215,7 +215,7 @@ DECISION_KERNELS = ("build_houses", "rooftop_pv", "replace_cars", "solar_sharing
 @contextmanager
 def timed_decisions() -> Iterator[dict[int, float]]:
     """Time every call of the decision kernels while the block runs: seconds by the
-    identity of the call's tally (its last argument), i.e. by decision. The kernels
+    identity of the call's tally (the argument before its adoption log), i.e. by decision. The kernels
     are wrapped where the populations look them up and restored afterwards."""
     seconds: dict[int, float] = {}
     originals = {name: getattr(kernels, name) for name in DECISION_KERNELS}
@@ -226,7 +226,7 @@ def timed_decisions() -> Iterator[dict[int, float]]:
             try:
                 return kernel(*args)
             finally:
-                key = id(args[-1])
+                key = id(args[-2])
                 seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
 
         return call

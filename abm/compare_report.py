@@ -32,7 +32,7 @@ from abm.scenario import LEVELS
 
 STYLE = """
 body { font-family: "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", "Meiryo", "IPAexGothic", sans-serif;
-       margin: 2em auto; max-width: 1180px; color: #1d2733; line-height: 1.6; padding: 0 1em; }
+       margin: 2em auto; max-width: 1400px; color: #1d2733; line-height: 1.6; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: 0; } h2 { border-bottom: 2px solid #2f6f9f; margin-top: 2em; }
 .subtitle { color: #555; margin-top: 0.2em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
@@ -40,7 +40,7 @@ th, td { border: 1px solid #c8d2dc; padding: 0.3em 0.6em; vertical-align: top; }
 th { background: #eef3f8; text-align: left; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .band { color: #667; font-size: 0.85em; }
-table.summary th:first-child { max-width: 16em; }
+table.summary tr > th:first-child { min-width: 13em; }
 tr.baseline td { background: #f7f7f7; }
 .meta td, .meta th { border: none; padding: 0.1em 0.8em 0.1em 0; }
 .note { color: #555; font-size: 0.9em; }
@@ -288,6 +288,8 @@ def _summary_table(analysis: dict[str, Any], lang: str) -> str:
                 cell = text("no_grant_changed", lang)
             elif value is None and key.startswith("city_yen_per"):
                 cell = text("nothing_added", lang)
+            elif key.startswith("city_yen_per") and value["mean"] < 0:
+                cell = text("dominant", lang)  # gains for less money: a negative cost would mislead
             else:
                 cell = _cell(value, unit, lang, signed)
             cells.append(f'<td class="num">{cell}</td>')

@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
     "not_applicable": {"ja": "—", "en": "—"},
     "no_grants": {"ja": "市の補助なし", "en": "no city grants"},
     "nothing_added": {"ja": "増分なし", "en": "adds nothing"},
+    "dominant": {"ja": "支出が減り効果は増加", "en": "more for less money"},
     "none_ran_out": {"ja": "予算を使い切った年度なし", "en": "never ran out"},
     "fiscal_year": {"ja": "年度", "en": "Fiscal year"},
     "programme": {"ja": "補助制度", "en": "Programme"},
