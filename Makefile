@@ -23,11 +23,23 @@ chromium:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq chromium'; \
 	}
 
-.PHONY: report test lint chromium
+# Solara's front-end for the dashboard (abm/solara_assets.py): npm packages from the npm registry,
+# unpacked into Solara's own default cache folder of this environment, so the dashboard's page needs
+# no CDN. The stamp is written once every package is in place.
+SOLARA_ASSETS := $(VENV)/share/solara/cdn
+
+$(SOLARA_ASSETS)/.prepared: $(VENV)/.installed abm/solara_assets.py
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the dashboard's front-end: apt-get install npm" >&2; exit 1; }
+	$(VENV)/bin/python -m abm.solara_assets $(SOLARA_ASSETS) >/dev/null
+	touch $@
+
+dashboard-assets: $(SOLARA_ASSETS)/.prepared  ## the dashboard's front-end, to serve without internet
+
+.PHONY: report test lint chromium dashboard-assets
 report: $(VENV)/.installed  ## the city strategy to FY2050 with its report, in results/
 	$(VENV)/bin/abm run strategy --replicates 4 --workers 2
 
-test: $(VENV)/.installed chromium  ## lint and the full test suite
+test: $(VENV)/.installed chromium dashboard-assets  ## lint and the full test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q

@@ -227,10 +227,14 @@ def _farmers(s: Scenario, scale: float, rng: np.random.Generator) -> FarmerAttri
     return FarmerAttributes(weight, farmland, paddy, successor, network)
 
 
+def city_key(scenario: Scenario) -> str:
+    """What a city depends on in a scenario (its :data:`CITY_SECTIONS`), as a key."""
+    return json.dumps({k: scenario.section(k) for k in CITY_SECTIONS}, sort_keys=True)
+
+
 def build_city(scenario: Scenario, seed: int, scale: float) -> City:
     """The city for this seed and scale, built once per process and then reused."""
-    key = json.dumps({k: scenario.section(k) for k in CITY_SECTIONS}, sort_keys=True)
-    return _build_city(key, seed, scale)
+    return _build_city(city_key(scenario), seed, scale)
 
 
 @lru_cache(maxsize=4)

@@ -11,6 +11,8 @@ provenance into ``results/<scenario>-<timestamp>/``.
 strategy by default) on paired replicates and writes a report that city staff can
 read (see :mod:`abm.compare`).
 
+``abm dashboard`` serves the workshop dashboard (:mod:`abm.app`) on this machine.
+
 ``abm calibrate`` fits the behavioural parameters to the city's observed history
 (see :mod:`calibration.procedure`); ``abm run`` then draws each replicate's
 parameters from that posterior (:mod:`abm.posterior`) unless ``--no-posterior``.
@@ -86,6 +88,17 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--no-posterior", action="store_true", help="use the scenarios' [behaviour] values, not posterior draws"
     )
+    dash = sub.add_parser("dashboard", help="the workshop dashboard in the browser: measures as sliders, offline")
+    dash.add_argument(
+        "--scenario", default="strategy", help="scenario or design the page starts with (default strategy)"
+    )
+    dash.add_argument(
+        "--scale",
+        type=fraction,
+        help="scale the page starts at (default: the full city if it runs within 1 s here, else 0.05)",
+    )
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    dash.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
     cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 768)")
     cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 8; --quick 4)")
@@ -336,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "dashboard":
+            from abm.dashboard_server import serve
+
+            scenario = load_scenario(args.scenario)  # a bad file stops here, before the warm-up
+            return serve(Path(scenario.files[-1]), args.scale, args.host, args.port)
         if args.command == "calibrate":
             return cmd_calibrate(args)
         if args.command == "bench":

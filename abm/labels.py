@@ -298,6 +298,107 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# the workshop dashboard (abm/app.py)
+TEXT.update(
+    {
+        "dash_title": {"ja": "さいたま市 ゼロカーボン・シミュレーター", "en": "Saitama zero-carbon simulator"},
+        "dash_language": {"ja": "言語", "en": "Language"},
+        "dash_scenario": {"ja": "シナリオ・制度案", "en": "Scenario or design"},
+        "dash_measures": {"ja": "市の施策", "en": "The city's measures"},
+        "dash_run_settings": {"ja": "実行の設定", "en": "Run settings"},
+        "dash_seed": {"ja": "乱数の種", "en": "Random seed"},
+        "dash_scale": {"ja": "規模", "en": "Scale"},
+        "dash_scale_full": {"ja": "市全域（約64万世帯）", "en": "Whole city (about 640,000 households)"},
+        "dash_scale_workshop": {"ja": "1/20（速い）", "en": "1/20 (faster)"},
+        "dash_run": {"ja": "2050年度まで表示", "en": "Show to FY2050"},
+        "dash_step": {"ja": "1年進める", "en": "One year on"},
+        "dash_reset": {"ja": "2014年度に戻す", "en": "Back to FY2014"},
+        "dash_showing": {"ja": "{year}年度までを表示中", "en": "Showing up to FY{year}"},
+        "dash_pin": {"ja": "この結果をピン留め", "en": "Pin this run"},
+        "dash_unpin": {"ja": "ピン留めを外す", "en": "Unpin"},
+        "dash_pinned_note": {
+            "ja": "点線はピン留めした結果です。数字の下は、ピン留めした結果との差です。",
+            "en": "Dotted lines are the pinned run; under each number is the difference from it.",
+        },
+        "dash_vs_pinned": {"ja": "ピン留め比 {value}", "en": "{value} vs pinned"},
+        "dash_obligation_on": {"ja": "新築住宅への太陽光設置義務", "en": "PV obligation on new houses"},
+        "dash_not_in_scenario": {
+            "ja": "（このシナリオには該当する制度がありません）",
+            "en": "(not part of this scenario)",
+        },
+        "dash_error": {"ja": "設定を読み込めません", "en": "These settings cannot be used"},
+        "dash_headline_renewable": {"ja": "再エネ量 {year}年度", "en": "Renewable energy, FY{year}"},
+        "dash_to_target": {"ja": "目標まで {value}", "en": "{value} short of the target"},
+        "dash_target_met": {"ja": "目標達成（{value}超過）", "en": "Target met ({value} over)"},
+        "dash_headline_agents": {"ja": "うち市民・事業者・農家の太陽光", "en": "of which agents' PV"},
+        "dash_headline_co2": {"ja": "CO₂排出量 {year}年度", "en": "CO₂ emissions, FY{year}"},
+        "dash_vs_2013": {"ja": "2013年度比 {value}", "en": "{value} against FY2013"},
+        "dash_headline_pv": {"ja": "太陽光の設備容量", "en": "PV capacity"},
+        "dash_headline_evs": {"ja": "電気自動車（世帯）", "en": "Household EVs"},
+        "dash_headline_city_yen": {"ja": "市の補助金（累計）", "en": "City grants, to date"},
+        "dash_fig_adoption": {"ja": "技術別の導入量", "en": "Adoption by technology"},
+        "dash_fig_added": {"ja": "住宅用太陽光の年間導入量（kW）", "en": "Household PV added a year (kW)"},
+        "dash_observed": {"ja": "実績（FIT公表データ）", "en": "Observed (FIT portal)"},
+        "dash_simulated": {"ja": "シミュレーション", "en": "Simulated"},
+        "dash_fig_stock": {"ja": "太陽光の設備容量（万kW）", "en": "PV capacity (MW)"},
+        "dash_fig_zeh_ev": {"ja": "ZEHと電気自動車（千）", "en": "ZEH and EVs (thousands)"},
+        "dash_fig_renewable": {"ja": "再エネ量（TJ/年）：電源別と目標", "en": "Renewable energy (TJ a year) by source"},
+        "dash_fig_co2": {
+            "ja": "CO₂排出量（千t-CO₂/年）と実質ゼロへの経路",
+            "en": "CO₂ (kt a year) and the path to net zero",
+        },
+        "dash_fig_spending": {"ja": "補助金の支出（億円/年）", "en": "Grants paid (million yen a year)"},
+        "dash_fig_runout": {"ja": "予算を使い切った日", "en": "The day each budget ran out"},
+        "dash_fig_network": {
+            "ja": "近所のつながり（{n}世帯）：{year}年度の導入状況",
+            "en": "A neighbourhood of {n} households: who has what in FY{year}",
+        },
+        "dash_none": {"ja": "未導入", "en": "none yet"},
+        "kt_unit": {"ja": "千t-CO₂", "en": "kt CO₂"},
+        "dash_yen_unit": {"ja": "億円", "en": "million yen"},
+        "dash_observed_ghg": {"ja": "2017年度の実績", "en": "Observed, FY2017"},
+        "dash_estimated_2013": {"ja": "2013年度（推計）", "en": "FY2013 (estimated)"},
+        "agent_pv_generation_tj": {"ja": "市民・事業者・農家の太陽光", "en": "Agents' PV"},
+        "waste_to_energy_tj": {"ja": "廃棄物発電", "en": "Waste to energy"},
+        "biogas_tj": {"ja": "バイオガス", "en": "Biogas"},
+        "renewable_heat_tj": {"ja": "再エネ熱", "en": "Renewable heat"},
+        "carbon_neutral_fuels_tj": {"ja": "カーボンニュートラル燃料", "en": "Carbon-neutral fuels"},
+        "procurement_other_cities_tj": {"ja": "他都市からの調達", "en": "Procured from other cities"},
+        "offsets_tj": {"ja": "オフセット", "en": "Offsets"},
+        "large_pv_tj": {"ja": "大規模太陽光", "en": "Large ground-mounted PV"},
+        # the measures' sliders (abm.dashboard.measures)
+        "pv_grant_yen_per_kw": {"ja": "住宅用太陽光の補助（円/kW）", "en": "Household PV grant (yen/kW)"},
+        "pv_grant_budget_yen": {
+            "ja": "住宅用太陽光の補助予算（億円/年）",
+            "en": "Household PV budget (million yen a year)",
+        },
+        "zeh_grant_yen": {"ja": "ZEHの補助（万円/戸）", "en": "ZEH grant (thousand yen a house)"},
+        "ev_grant_yen": {"ja": "電気自動車の補助（万円/台）", "en": "EV grant (thousand yen a car)"},
+        "ppa_promotion_maturity_boost": {
+            "ja": "PPAの普及促進（事業者の到達率の上乗せ、%）",
+            "en": "PPA promotion (providers' extra reach, %)",
+        },
+        "joint_purchase_cost_reduction": {"ja": "共同購入による値下げ率（%）", "en": "Joint purchase: price cut (%)"},
+        "education_base_rate_multiplier": {
+            "ja": "環境教育（検討を始める率、倍）",
+            "en": "Education campaign (rate of considering, times)",
+        },
+        "pv_obligation_fiscal_year": {"ja": "太陽光設置義務の開始年度", "en": "PV obligation from fiscal year"},
+        "solar_sharing_grant_yen_per_kw": {
+            "ja": "ソーラーシェアリングの補助（円/kW）",
+            "en": "Solar-sharing grant (yen/kW)",
+        },
+        "solar_sharing_base_rate_multiplier": {
+            "ja": "ソーラーシェアリングの普及支援（倍）",
+            "en": "Solar-sharing support (times)",
+        },
+        "business_target_setting_multiplier": {
+            "ja": "事業者の目標設定制度（倍）",
+            "en": "Business target-setting (times)",
+        },
+    }
+)
+
 # per unit: (Japanese scales, English scales), each largest first: (at least, divide by, suffix)
 SCALES: dict[str, tuple[tuple[tuple[float, float, str], ...], tuple[tuple[float, float, str], ...]]] = {
     "tj": (((0, 1, " TJ"),), ((0, 1, " TJ"),)),
