@@ -459,10 +459,11 @@ def Page():
     solara.Title(text("dash_title", language))
     with solara.AppBar():
         solara.AppBarTitle(text("dash_title", language))
-        solara.ToggleButtonsSingle(
-            value=language, values=list(LANGUAGES), on_value=lang.set, classes=["language-toggle"]
-        )
     with solara.Sidebar():
+        names = {LANGUAGE_NAMES[code]: code for code in LANGUAGES}
+        solara.ToggleButtonsSingle(
+            value=LANGUAGE_NAMES[language], values=list(names), on_value=lambda name: lang.set(names[name])
+        )
         with solara.Card(text("dash_scenario", language)):
             files = {dashboard.scenario_label(p, language): p for p in dashboard.scenario_files()}
             chosen = Path(controls.value.scenario).resolve()
@@ -488,6 +489,8 @@ def Page():
                 text("dash_scale_full", language): dashboard.FULL_CITY,
                 text("dash_scale_workshop", language): dashboard.WORKSHOP_SCALE,
             }
+            if controls.value.scale not in scales.values():  # abm dashboard --scale F
+                scales[f"{controls.value.scale:g}"] = controls.value.scale
             solara.ToggleButtonsSingle(
                 value=next(k for k, v in scales.items() if v == controls.value.scale),
                 values=list(scales),

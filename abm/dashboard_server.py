@@ -12,11 +12,16 @@ nothing is left running.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from abm import dashboard, solara_assets
@@ -39,7 +44,7 @@ def warm_up(controls: dashboard.Controls) -> tuple[float, float]:
     full = dashboard.Controls(controls.scenario, controls.values, controls.seed, dashboard.FULL_CITY)
     dashboard.run(full)
     started = time.perf_counter()
-    dashboard.run(full.with_seed(full.seed))
+    dashboard.run.__wrapped__(full)  # not the run kept from the line before
     seconds = time.perf_counter() - started
     return (dashboard.FULL_CITY if seconds <= FULL_CITY_SECONDS else dashboard.WORKSHOP_SCALE), seconds
 
@@ -79,8 +84,60 @@ def serve(scenario: Path, scale: float | None, host: str, port: int) -> int:
             f"it on the network can open the page",
             file=sys.stderr,
         )
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"Open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port, log_level="warning")
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+    def announce() -> None:  # once the socket is bound, so that the address answers
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            print(f"Open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    try:
+        server.run()  # in the main thread: uvicorn stops on SIGINT and SIGTERM
+    except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has shut down
+        return 130
     return 0
+
+
+@contextlib.contextmanager
+def running(scale: float | None = None, port: int | None = None, timeout_s: float = 120.0) -> Iterator[str]:
+    """``abm dashboard`` as a child process on the loopback, for scripts and tests:
+    yields the page's address once it is served, and stops the process (and anything it
+    started) on leaving the block."""
+    port = port or _free_port()
+    command = [sys.executable, "-m", "abm.cli", "dashboard", "--port", str(port)]
+    if scale is not None:
+        command += ["--scale", str(scale)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("Open http"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("abm dashboard did not start in time:\n" + "".join(output))
+        else:
+            raise RuntimeError("abm dashboard stopped before serving:\n" + "".join(output))
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe drained
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -102,8 +102,8 @@ def stop(process: subprocess.Popen) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_solaraviz_page_renders_without_network(tmp_path: Path) -> None:
-    from abm.browser import launch, open_page
+def test_solaraviz_page_renders_without_network(tmp_path: Path, browser) -> None:
+    from abm.browser import open_page
 
     if not solara_assets.is_prepared(ASSETS_DIR):
         # `make test` has done it already (make dashboard-assets)
@@ -130,7 +130,7 @@ def test_solaraviz_page_renders_without_network(tmp_path: Path) -> None:
         )
     try:
         wait_for_http(url, server, timeout_s=30)
-        with launch() as browser, open_page(browser, url) as opened:
+        with open_page(browser, url) as opened:
             page = opened.page
             # only there once Solara's Vue/Vuetify front-end has loaded and the kernel has rendered
             page.locator(".v-slider").first.wait_for(timeout=30_000)
