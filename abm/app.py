@@ -148,11 +148,11 @@ def _frame(run: dashboard.DashboardRun, columns: dict[str, str], up_to: int, sca
     years = np.asarray(t["fiscal_year"])
     keep = years <= up_to
     return pd.DataFrame(
-        [
-            {"year": int(y), "series": label, "value": float(v) * scale}
-            for column, label in columns.items()
-            for y, v in zip(years[keep], np.asarray(t[column])[keep], strict=True)
-        ]
+        {
+            "year": np.tile(years[keep], len(columns)),
+            "series": np.repeat(list(columns.values()), keep.sum()),
+            "value": np.concatenate([np.asarray(t[c], dtype=float)[keep] * scale for c in columns]),
+        }
     )
 
 
@@ -195,7 +195,10 @@ def _layered(*charts):
 
 
 def _show(chart) -> None:
-    solara.FigureAltair(chart.configure(font=FONT_STACK).configure_title(fontSize=13, anchor="start"))
+    """A chart on the page. Its Vega-Lite spec is made without Altair's schema check, which
+    took a third of a page's update, as solara.FigureAltair would make it otherwise."""
+    spec = chart.configure(font=FONT_STACK).configure_title(fontSize=13, anchor="start").to_dict(validate=False)
+    solara.widgets.VegaLite.element(spec=spec, listen_to_click=False, listen_to_hover=False)
 
 
 def _unit_scale(unit: str, lang: str) -> float:
@@ -380,7 +383,7 @@ def NetworkFigure(run, year: int, lang: str):
         .properties(width=CHART_WIDTH + 120, height=CHART_HEIGHT + 120)
         .configure_view(strokeWidth=0)
     )
-    solara.FigureAltair(chart.configure(font=FONT_STACK).configure_title(fontSize=13, anchor="start"))
+    _show(chart)
 
 
 def _slider_text(shown: float, step: float) -> str:

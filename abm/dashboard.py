@@ -122,6 +122,7 @@ def initial_controls() -> Controls:
     )
 
 
+@functools.cache
 def observed_residential_pv_added_kw() -> dict[int, float]:
     """The city's residential PV (< 10 kW) added per calendar year, kW: the series the
     calibration fits (:mod:`calibration.targets`)."""
