@@ -54,6 +54,7 @@ DISPLAY = {
 # charts are drawn in the browser (Vega-Lite through Altair), so a change costs Python
 # only their data; text in them uses the page's fonts, the embedded Japanese one included
 CHART_WIDTH, CHART_HEIGHT = 290, 210
+ROW_CHART_WIDTH = 240  # three side by side
 FONT_STACK = "Roboto, 'ABM Japanese', sans-serif"
 TECHNOLOGY_COLOURS = {"none": "#c9ced6", "pv": "#f2a900", "ppa": "#e86f2c", "zeh": "#2a9d55", "ev": "#2f6fb5"}
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
@@ -79,6 +80,7 @@ def _font_css() -> str:
     return (
         f"@font-face {{ font-family: 'ABM Japanese'; src: url(data:font/ttf;base64,{data}) format('truetype'); }}\n"
         ".v-application, .v-application * { font-family: Roboto, 'ABM Japanese', sans-serif !important; }\n"
+        ".v-btn { text-transform: none !important; }\n"
         ".headline-value { font-size: 1.9em; font-weight: 600; line-height: 1.2; }\n"
         ".headline-note { color: #555; font-size: 0.9em; }\n"
     )
@@ -211,10 +213,15 @@ def AdoptionFigure(run, pinned, year: int, lang: str):
     added = {"residential_pv_added_kw": text("dash_simulated", lang)}
     simulated = _frame(run, added, year)
     simulated["value"] += _frame(run, {"household_ppa_added_kw": ""}, year)["value"]
-    observed = pd.DataFrame([{"year": y, "value": v} for y, v in dashboard.observed_residential_pv_added_kw().items()])
+    observed = pd.DataFrame(
+        [
+            {"year": y, "value": v, "series": text("dash_observed", lang)}
+            for y, v in dashboard.observed_residential_pv_added_kw().items()
+        ]
+    )
     chart_added = _layered(
         _lines(simulated, text("dash_fig_added", lang), lang, "kW"),
-        alt.Chart(observed).mark_point(color="black", filled=True).encode(_x(lang), y="value:Q"),
+        alt.Chart(observed).mark_point(filled=True, size=40).encode(_x(lang), y="value:Q", color="series:N"),
         _pinned(pinned, {"residential_pv_added_kw": ""}, year, lang),
     )
     stock_columns = {
@@ -233,7 +240,8 @@ def AdoptionFigure(run, pinned, year: int, lang: str):
         _lines(_frame(run, count_columns, year, 1e-3), text("dash_fig_zeh_ev", lang), lang),
         _pinned(pinned, count_columns, year, lang, 1e-3),
     )
-    _show(alt.hconcat(chart_added, chart_stock, chart_counts).resolve_scale(color="independent"))
+    row = [c.properties(width=ROW_CHART_WIDTH) for c in (chart_added, chart_stock, chart_counts)]
+    _show(alt.hconcat(*row).resolve_scale(color="independent"))
 
 
 @solara.component
@@ -507,7 +515,9 @@ def Page():
                     disabled=year.value >= LAST_FISCAL_YEAR,
                 )
                 solara.Button(text("dash_run", language), color="primary", on_click=lambda: year.set(LAST_FISCAL_YEAR))
-            solara.Text(text("dash_showing", language, year=year.value))
+            solara.HTML(
+                tag="div", unsafe_innerHTML=text("dash_showing", language, year=year.value), style={"margin": "0.5em 0"}
+            )
             if pinned.value is None:
                 solara.Button(text("dash_pin", language), on_click=lambda: pinned.set(run), disabled=run is None)
             else:
