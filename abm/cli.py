@@ -148,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or RESULTS_DIR / f"{scenario.name}-{stamp}"
     if out.exists():
         raise UsageError(f"--out {out}: directory exists already; choose a new one")
+    _check_parents(out)
     seeds = replicate_seeds(args.seed, args.replicates)
     posterior, draws = _posterior_draws(args.no_posterior, scenario, seeds)
     show = not args.no_progress and sys.stderr.isatty()
@@ -220,6 +221,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_parents(out: Path) -> None:
+    """Refuse an output directory that cannot be made because a parent is a file."""
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out}: {parent} is a file, not a directory")
+            return
+
+
 def _posterior_draws(no_posterior: bool, scenario: Scenario, seeds: list[int]) -> tuple[Posterior | None, list[Draw]]:
     """The calibrated posterior and each replicate's draw from it (none with
     ``--no-posterior``); says which of the scenario's own values the draws replace."""
@@ -259,6 +269,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except ComparisonError as err:
         raise UsageError(str(err)) from err
     out = args.out
+    if out is not None:
+        _check_parents(out)
     if out is None:
         prefix = "compare-" + "+".join(d.name for d in comparison.designs)[:80]
         out = unfinished_directory(RESULTS_DIR, prefix, comparison.manifest())

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from abm.output import atomic_file, model_code_sha256, provenance, write_csv, wr
 from abm.population import LOGGED_TECHNOLOGIES
 from abm.report import band, budget_run_out
 from abm.runner import RunResult, run_scenario
-from abm.scenario import LEVELS, Scenario
+from abm.scenario import LEVELS, NAME_PATTERN, Scenario
 
 FIRST_EVALUATED_YEAR, LAST_EVALUATED_YEAR = 2026, 2050  # the strategy's years: sums and costs over them
 MILESTONE_YEARS = (2030, 2050)
@@ -77,7 +76,6 @@ CAPACITY = (
     ("business_ppa_kw", "businesses", "ppa"),
     ("solar_sharing_kw", "farmers", "solar_sharing"),
 )
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class ComparisonError(ValueError):

@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ DEFAULTS = _load_defaults()
 
 def _describe(f: Field) -> str:
     return {
-        "number": "a number" if f.signed else "a non-negative number",
+        "number": "a finite number" if f.signed else "a finite non-negative number",
         "integer": "a non-negative integer",
         "string": "a string",
         "bool": "true or false",
@@ -162,7 +163,8 @@ def _describe(f: Field) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v)
+    """A finite number: TOML's inf and nan are no amounts of money or energy."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
@@ -178,6 +180,14 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
         case "integer":
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 fail()
+            if key in POPULATION_LIMITS and not 1 <= v <= POPULATION_LIMITS[key]:
+                raise ScenarioError(
+                    file,
+                    key,
+                    f"a count from 1 to {POPULATION_LIMITS[key]:,} (20 times the city's; a run of the city's "
+                    "640,000 households takes about 400 MB, so 20 times would take about 8 GB)",
+                    v,
+                )
             if key.endswith("_years") and v < 1:  # a term, a life, an expectation horizon
                 raise ScenarioError(file, key, "a whole number of years, at least 1", v)
         case "year":
@@ -211,7 +221,7 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
                 if not year.isdigit() or not FIRST_FISCAL_YEAR <= int(year) <= LAST_FISCAL_YEAR:
                     raise ScenarioError(file, f"{key}.{year}", _describe(f), year)
                 if not _is_number(value) or value < 0:
-                    raise ScenarioError(file, f"{key}.{year}", "a non-negative number", value)
+                    raise ScenarioError(file, f"{key}.{year}", "a finite non-negative number", value)
 
 
 def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) -> None:
@@ -223,8 +233,26 @@ def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) 
         _check_value(file, f"{prefix}.{key}", schema[key], value)
 
 
+# agents a scenario may ask for: none at all divides by zero, and far more than the city
+# holds would not fit in memory (about 600 bytes an agent at full scale)
+POPULATION_LIMITS = {
+    "population.households": 12_800_000,
+    "population.businesses": 808_000,
+    "population.farm_households": 70_000,
+}
+# a scenario's name names its output directory: one safe path component
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# which agents can adopt which technologies: a grant for others would reach nobody
+ADOPTERS = {"households": ("pv", "ppa", "zeh", "ev"), "businesses": ("pv", "ppa"), "farmers": ("solar_sharing",)}
+
+
 def validate_file_content(file: Path, content: dict[str, Any]) -> None:
     """Check every key and value of one file, on its own."""
+    head = content.get("scenario")
+    name = head.get("name") if isinstance(head, dict) else None
+    if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
+        expected = "letters, digits, '-', '_' or '.', starting with a letter or digit (it names a directory)"
+        raise ScenarioError(file, "scenario.name", expected, name)
     for section, table in content.items():
         if section in NAMED_SECTIONS:
             if not isinstance(table, dict):
@@ -253,6 +281,17 @@ def _is_trajectory(table: Mapping[str, Any]) -> bool:
     return bool(table) and all(isinstance(k, str) and k.isdigit() for k in table)
 
 
+def read_toml_text(path: Path) -> str:
+    """A TOML file's text: UTF-8, with a byte-order mark (as some Windows editors save
+    one) left out; anything else, a binary file say, is a :class:`ScenarioError`."""
+    data = Path(path).read_bytes()
+    try:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as err:
+        got = f"byte {data[err.start]:#04x} at offset {err.start}"
+        raise ScenarioError(path, "(file)", "a UTF-8 text file (TOML)", got) from None
+
+
 def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
     if not path.is_file():
         if referenced_from is None:
@@ -261,8 +300,7 @@ def _read_toml(path: Path, referenced_from: Path | None) -> dict[str, Any]:
             )
         raise ScenarioError(referenced_from, "scenario.extends", "an existing scenario file", str(path))
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_toml_text(path))
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(path, "(syntax)", f"valid TOML ({err})") from err
 
@@ -344,6 +382,22 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                     f"a year not before first_fiscal_year ({entry['first_fiscal_year']})",
                     entry["last_fiscal_year"],
                 )
+            if section == "subsidies":
+                technology = entry["technology"]
+                if any(technology not in ADOPTERS[a] for a in entry["agents"]):
+                    able = ", ".join(a for a, techs in ADOPTERS.items() if technology in techs)
+                    raise ScenarioError(
+                        file, f"{section}.{name}.agents", f"agents who can adopt {technology} ({able})", entry["agents"]
+                    )
+    for section in ("joint_purchase", "ppa_promotion"):
+        entry = data.get(section, {})
+        if entry.get("first_fiscal_year", FIRST_FISCAL_YEAR) > entry.get("last_fiscal_year", LAST_FISCAL_YEAR):
+            raise ScenarioError(
+                file,
+                f"{section}.last_fiscal_year",
+                f"a year not before first_fiscal_year ({entry['first_fiscal_year']})",
+                entry["last_fiscal_year"],
+            )
     for key, f in SECTION_SCHEMAS["tariffs"].items():
         if f.required and key not in data.get("tariffs", {}):
             raise ScenarioError(file, f"tariffs.{key}", _describe(f))

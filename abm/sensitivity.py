@@ -83,7 +83,7 @@ from abm.posterior import load as load_posterior
 from abm.posterior import provenance as posterior_provenance
 from abm.report import indicators
 from abm.runner import replicate_seeds, run_scenario
-from abm.scenario import NAMED_SECTIONS, SECTION_SCHEMAS, Scenario, ScenarioError, load_scenario
+from abm.scenario import NAMED_SECTIONS, SECTION_SCHEMAS, Scenario, ScenarioError, load_scenario, read_toml_text
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "experiments" / "sensitivity"
 RESULTS_DIR = Path("results")
@@ -306,8 +306,9 @@ def load_spec(name_or_path: str | Path) -> Spec:
     if not path.is_file():
         raise SpecError(path, "no such sensitivity spec (a path, or a name in experiments/sensitivity/)")
     try:
-        with open(path, "rb") as f:
-            content = tomllib.load(f)
+        content = tomllib.loads(read_toml_text(path))
+    except ScenarioError as err:  # not UTF-8
+        raise SpecError(path, f"not a UTF-8 text file ({err.got})") from None
     except tomllib.TOMLDecodeError as err:
         raise SpecError(path, f"not valid TOML ({err})") from err
     for section in content:

@@ -184,3 +184,21 @@ def test_bad_options_rejected(tmp_path, capsys, option, value, expected):
     err = capsys.readouterr().err
     assert option in err and expected in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_out_under_a_file_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    assert main(run_args(blocker / "run", seed=1)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{blocker} is a file, not a directory" in err
+
+
+def test_binary_scenario_is_one_line_of_error(tmp_path, capsys):
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(bytes(range(128, 256)) * 8)
+    out = tmp_path / "out"
+    assert main(run_args(out, seed=1, scenario=str(binary))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "b.toml: key '(file)': expected a UTF-8 text file" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["b.toml"]

@@ -166,6 +166,20 @@ BAD_FILES = {
     "bad_bands": ("[subsidies.city_pv]\nbands = [[4.0, 2.0, 1000.0]]\n", "subsidies.city_pv.bands"),
     "integer_as_float": ("[network]\nhousehold_degree = 10.5\n", "network.household_degree"),
     "zero_years": ("[technology]\npv_life_years = 0\n", "technology.pv_life_years"),
+    "infinite_trajectory": ("[renewables]\noffsets_tj = { 2030 = inf }\n", "renewables.offsets_tj.2030"),
+    "infinite_budget": ("[subsidies.city_pv]\nannual_budget_yen = inf\n", "subsidies.city_pv.annual_budget_yen"),
+    "nan_grant": ("[subsidies.city_pv]\nflat_yen = nan\n", "subsidies.city_pv.flat_yen"),
+    "no_households": ("[population]\nhouseholds = 0\n", "population.households"),
+    "exabytes_of_households": ("[population]\nhouseholds = 100000000000000000000\n", "population.households"),
+    "ev_grant_for_farmers": (
+        '[subsidies.farm_ev]\nlevel = "city"\ntechnology = "ev"\nagents = ["farmers"]\nflat_yen = 1000.0\n'
+        "first_fiscal_year = 2026\nlast_fiscal_year = 2030\n",
+        "subsidies.farm_ev.agents",
+    ),
+    "joint_purchase_backwards": (
+        "[joint_purchase]\nfirst_fiscal_year = 2040\nlast_fiscal_year = 2030\n",
+        "joint_purchase.last_fiscal_year",
+    ),
 }
 
 
@@ -253,3 +267,22 @@ def test_digest_follows_the_values_not_the_files(tmp_path):
     elsewhere = load_scenario(str(tmp_path / "baseline.toml"))
     assert elsewhere.files != here.files and elsewhere.sha256() == here.sha256()
     assert here.with_values({"behaviour.peer_weight": 1.25}).sha256() != here.sha256()
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "", ".hidden", "a/b", "a b"])
+def test_scenario_name_must_be_one_safe_path_component(write_scenario, name):
+    path = write_scenario("named.toml", f'[scenario]\nname = "{name}"\nextends = "{BASELINE}"\n')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert err.value.key == "scenario.name" and Path(err.value.file).name == "named.toml"
+
+
+def test_binary_file_is_refused_and_a_byte_order_mark_accepted(tmp_path):
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(bytes(range(128, 256)) * 8)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(binary)
+    assert err.value.key == "(file)" and "UTF-8" in str(err.value)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + f'[scenario]\nname = "bom"\nextends = "{BASELINE}"\n'.encode())
+    assert load_scenario(bom).name == "bom"
