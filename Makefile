@@ -3,6 +3,8 @@
 # the project with its pinned dependencies.
 PYTHON ?= $(shell for p in python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
+# what git tracks (a scratch script of one's own in the tree is not the project's); all of it outside a checkout
+LINTED = $(shell git ls-files '*.py' 2>/dev/null | grep . || echo .)
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed"; exit 1; }
@@ -40,8 +42,8 @@ report: $(VENV)/.installed  ## the city strategy to FY2050 with its report, in r
 	$(VENV)/bin/abm run strategy --replicates 4 --workers 2
 
 test: $(VENV)/.installed chromium dashboard-assets  ## lint and the full test suite
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(VENV)/.installed

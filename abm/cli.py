@@ -153,36 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     posterior, draws = _posterior_draws(args.no_posterior, scenario, seeds)
     show = not args.no_progress and sys.stderr.isatty()
     started = dt.datetime.now(dt.UTC)
+    try:
+        results = _run_replicates(args, scenario, seeds, draws, show)
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing written", file=sys.stderr)
+        return 130
     with atomic_directory(out) as tmp:
-        if args.workers > 1 and args.replicates > 1:
-            bar = _progress(show, args.replicates, "run")
-            with ProcessPoolExecutor(max_workers=args.workers) as pool:
-                results = run_replicates(
-                    scenario,
-                    seeds,
-                    args.scale,
-                    behaviours=[d.values for d in draws] or None,
-                    executor=pool,
-                    on_done=(lambda _r: bar.update()) if bar else None,
-                )
-        else:
-            bar = _progress(show, args.replicates * len(FISCAL_YEARS), "FY")
-            results = []
-            from abm.runner import run_scenario
-
-            for r, seed in enumerate(seeds):
-                results.append(
-                    run_scenario(
-                        scenario,
-                        seed,
-                        args.scale,
-                        behaviour=draws[r].values if draws else None,
-                        replicate=r,
-                        on_year=(lambda _fy: bar.update()) if bar else None,
-                    )
-                )
-        if bar:
-            bar.close()
         write_timeseries(tmp / "timeseries.csv", results)
         write_csv(tmp / "yearly.csv", *yearly(results))
         write_programme_spending(tmp / "subsidies.csv", results)
@@ -219,6 +195,40 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"({ind['co2_change_vs_fy2013_pct_2050']['mean']:+.0f}% vs FY2013)"
     )
     return 0
+
+
+def _run_replicates(args: argparse.Namespace, scenario: Scenario, seeds: list[int], draws: list[Draw], show: bool):
+    """The replicates of ``abm run``, serially or on a process pool, with a progress bar."""
+    if args.workers > 1 and args.replicates > 1:
+        bar = _progress(show, args.replicates, "run")
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            results = run_replicates(
+                scenario,
+                seeds,
+                args.scale,
+                behaviours=[d.values for d in draws] or None,
+                executor=pool,
+                on_done=(lambda _r: bar.update()) if bar else None,
+            )
+    else:
+        bar = _progress(show, args.replicates * len(FISCAL_YEARS), "FY")
+        results = []
+        from abm.runner import run_scenario
+
+        for r, seed in enumerate(seeds):
+            results.append(
+                run_scenario(
+                    scenario,
+                    seed,
+                    args.scale,
+                    behaviour=draws[r].values if draws else None,
+                    replicate=r,
+                    on_year=(lambda _fy: bar.update()) if bar else None,
+                )
+            )
+    if bar:
+        bar.close()
+    return results
 
 
 def _check_parents(out: Path) -> None:

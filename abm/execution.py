@@ -85,9 +85,10 @@ class RunStore:
         for line in data.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interruption
-            done[record["key"]] = record
+            except ValueError:  # not JSON, or not UTF-8: a line cut short, or damaged
+                continue
+            if isinstance(record, dict) and isinstance(record.get("key"), str):
+                done[record["key"]] = record  # anything else is no run of ours: computed again
         return done
 
     def append(self, record: dict[str, Any]) -> None:
@@ -103,8 +104,13 @@ class RunStore:
         """Record what the experiment is; refuse to resume a different one."""
         path = self.directory / "experiment.json"
         if path.exists():
-            with open(path) as f:
-                existing = json.load(f)
+            try:
+                existing = json.loads(path.read_bytes())
+            except ValueError as err:  # not JSON, or not UTF-8
+                raise ValueError(
+                    f"{path}: damaged ({err.__class__.__name__}); it records which experiment the directory "
+                    "holds, so use a new output directory (or remove this one)"
+                ) from None
             if existing != json.loads(json.dumps(manifest, sort_keys=True, default=str)):
                 raise ValueError(f"{path}: holds a different experiment; use a new output directory to start another")
             return

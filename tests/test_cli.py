@@ -202,3 +202,15 @@ def test_binary_scenario_is_one_line_of_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "b.toml: key '(file)': expected a UTF-8 text file" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["b.toml"]
+
+
+def test_interrupted_run_writes_nothing_and_says_so(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(abm.cli, "_run_replicates", interrupted)
+    results = tmp_path / "results"
+    results.mkdir()
+    assert main(run_args(results / "run", 1)) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: nothing written"
+    assert list(results.iterdir()) == []  # no output and no hidden partial directory
