@@ -103,7 +103,7 @@ def stop(process: subprocess.Popen) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_solaraviz_page_renders_without_network(tmp_path: Path, browser) -> None:
-    from abm.browser import open_page
+    from abm.browser import open_page, unexpected_page_errors
 
     if not solara_assets.is_prepared(ASSETS_DIR):
         # `make test` has done it already (make dashboard-assets)
@@ -145,7 +145,7 @@ def test_solaraviz_page_renders_without_network(tmp_path: Path, browser) -> None
             page.get_by_text("value = 1.0").wait_for(timeout=20_000)
             page.wait_for_load_state("networkidle", timeout=20_000)
             assert opened.blocked_requests == []
-            assert opened.page_errors == []
+            assert unexpected_page_errors(opened) == []
             # e.g. "Failed to load resource: ... 404": a file missing from the cache
             assert opened.console_errors == []
     except BaseException:
