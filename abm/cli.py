@@ -29,6 +29,7 @@ from pathlib import Path
 
 from abm.arguments import fraction, positive_int, seed_number
 from abm.clock import FISCAL_YEARS
+from abm.execution import ExperimentBusy
 from abm.output import (
     atomic_directory,
     provenance,
@@ -158,6 +159,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: nothing written", file=sys.stderr)
         return 130
+    try:
+        summary = _write_run(out, args, scenario, seeds, posterior, draws, started, results)
+    except FileExistsError as err:
+        raise UsageError(f"--out {err}") from None
+    ind = summary["indicators"]
+    print(f"wrote {out}")
+    print(
+        f"FY2050 renewable energy {ind['renewable_energy_tj_2050']['mean']:,.0f} TJ "
+        f"(target {ind['renewable_target_tj']['value']:,.0f}); "
+        f"CO2 {ind['co2_kt_2050']['mean']:,.0f} kt "
+        f"({ind['co2_change_vs_fy2013_pct_2050']['mean']:+.0f}% vs FY2013)"
+    )
+    return 0
+
+
+def _write_run(out, args, scenario, seeds, posterior, draws, started, results) -> dict:
+    """``abm run``'s output directory, whole or not at all; its summary."""
     with atomic_directory(out) as tmp:
         write_timeseries(tmp / "timeseries.csv", results)
         write_csv(tmp / "yearly.csv", *yearly(results))
@@ -186,15 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ),
         )
         figures(results, scenario, tmp)
-    ind = summary["indicators"]
-    print(f"wrote {out}")
-    print(
-        f"FY2050 renewable energy {ind['renewable_energy_tj_2050']['mean']:,.0f} TJ "
-        f"(target {ind['renewable_target_tj']['value']:,.0f}); "
-        f"CO2 {ind['co2_kt_2050']['mean']:,.0f} kt "
-        f"({ind['co2_change_vs_fy2013_pct_2050']['mean']:+.0f}% vs FY2013)"
-    )
-    return 0
+    return summary
 
 
 def _run_replicates(args: argparse.Namespace, scenario: Scenario, seeds: list[int], draws: list[Draw], show: bool):
@@ -386,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             from abm.sensitivity import cmd_sensitivity  # imports SALib: only when asked
 
             return cmd_sensitivity(args)
-    except (ScenarioError, UsageError) as err:
+    except (ScenarioError, UsageError, ExperimentBusy) as err:
         print(f"abm: error: {err}", file=sys.stderr)
         return 2
     return 1

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from abm.clock import LAST_FISCAL_YEAR
 from abm.runner import RunResult, run_scenario, settle_worker
 from abm.scenario import Scenario
@@ -154,7 +156,41 @@ def run_model_experiment(
     return _run_missing(functools.partial(evaluate_model, model), specs, store, pool, on_done)
 
 
+class ExperimentBusy(RuntimeError):
+    """Another process is running the experiment of this run store."""
+
+
+@contextlib.contextmanager
+def holding(store: RunStore) -> Iterator[None]:
+    """The store's lock while its runs are computed, so that two processes on one output
+    directory do not compute every run twice; the second is refused at once."""
+    store.directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(store.directory / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ExperimentBusy(
+            f"{store.directory}: another abm process is running this experiment; wait for it to finish "
+            "(it resumes from what is stored) or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _run_missing(
+    task: Callable[[RunSpec], dict[str, Any]],
+    specs: Sequence[RunSpec],
+    store: RunStore,
+    pool: Executor | None,
+    on_done: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, dict[str, Any]]:
+    with holding(store):
+        return _run_missing_held(task, specs, store, pool, on_done)
+
+
+def _run_missing_held(
     task: Callable[[RunSpec], dict[str, Any]],
     specs: Sequence[RunSpec],
     store: RunStore,

@@ -63,7 +63,10 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are to be shared
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError as err:  # another run made it meanwhile (a directory not empty)
+            raise FileExistsError(f"{final}: written by another run meanwhile; this run's output is dropped") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
