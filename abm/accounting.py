@@ -15,6 +15,8 @@ the observed 5,058 kt: the accounts are anchored on the observed year.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from abm.scenario import Scenario
@@ -35,6 +37,14 @@ ELECTRIC_SOURCES = ("waste_to_energy_tj", "biogas_tj", "procurement_other_cities
 FUEL_SOURCES = ("renewable_heat_tj", "carbon_neutral_fuels_tj", "offsets_tj")
 
 
+def agent_pv_kw(table: Mapping[str, Sequence[float]]) -> np.ndarray:
+    """The agents' PV capacity by year: owned by households and businesses, under PPAs
+    and over farmland, kW."""
+    return sum(
+        np.asarray(table[c], dtype=float) for c in ("residential_pv_kw", "business_pv_kw", "ppa_kw", "solar_sharing_kw")
+    )
+
+
 def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     """Add energy and CO2 columns to a yearly table of agent stocks, in place."""
     years = table["fiscal_year"]
@@ -45,7 +55,7 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     )
     yield_kwh = tech["pv_yield_kwh_per_kw_year"]
 
-    agent_kw = table["residential_pv_kw"] + table["business_pv_kw"] + table["ppa_kw"] + table["solar_sharing_kw"]
+    agent_kw = agent_pv_kw(table)
     # a year's output comes from the mean of its opening and closing stock
     opening = np.concatenate([[table["opening_agent_pv_kw"]], agent_kw[:-1]])
     pv_gwh = (opening + agent_kw) / 2 * yield_kwh / 1e6

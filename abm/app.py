@@ -34,7 +34,7 @@ from abm import dashboard
 from abm.accounting import EXOGENOUS_SOURCES
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
 from abm.fonts import japanese_font_path
-from abm.labels import LANGUAGES, TEXT, number, text
+from abm.labels import LANGUAGES, TEXT, axis_scale, number, text
 from abm.scenario import ScenarioError
 
 # how a measure's slider shows its value, by language: (divide the scenario value by, step)
@@ -203,11 +203,6 @@ def _show(chart) -> None:
     solara.widgets.VegaLite.element(spec=spec, listen_to_click=False, listen_to_hover=False)
 
 
-def _unit_scale(unit: str, lang: str) -> float:
-    """Charts draw kW in 万kW (ja) or MW (en), yen in 億円 (ja) or million yen (en)."""
-    return {"kw": {"ja": 1e-4, "en": 1e-3}, "yen": {"ja": 1e-8, "en": 1e-6}}[unit][lang]
-
-
 @solara.component
 def AdoptionFigure(run, pinned, year: int, lang: str):
     added = {"residential_pv_added_kw": text("dash_simulated", lang)}
@@ -230,7 +225,7 @@ def AdoptionFigure(run, pinned, year: int, lang: str):
         "business_pv_kw": text("business_pv_kw_2050", lang),
         "solar_sharing_kw": text("solar_sharing_kw_2050", lang),
     }
-    kw = _unit_scale("kw", lang)
+    kw = axis_scale("kw", lang)
     chart_stock = _layered(
         _lines(_frame(run, stock_columns, year, kw), text("dash_fig_stock", lang), lang),
         _pinned(pinned, stock_columns, year, lang, kw),
@@ -304,7 +299,7 @@ def CO2Figure(run, pinned, year: int, lang: str):
 
 @solara.component
 def SpendingFigure(run, pinned, year: int, lang: str):
-    yen = _unit_scale("yen", lang)
+    yen = axis_scale("yen", lang)
     rows = [
         {"year": r["fiscal_year"], "series": text(r["level"], lang), "value": r["granted_yen"] * yen}
         for r in run.result.programme_spending

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.accounting import agent_pv_kw
 from abm.compare_report import render
 from abm.execution import RunSpec, RunStore, executor, run_model_experiment
 from abm.kernels import ADOPTED, GRANTED
@@ -286,7 +287,7 @@ def run_indicators(result: RunResult) -> dict[str, float]:
     v["co2_kt_2026_2050"] = float(np.sum(t["co2_kt"][span]))
     for column, _, _ in (*ADOPTERS, *CAPACITY):
         v[f"{column}_2050"] = t[column][at_2050]
-    v["agent_pv_kw_2050"] = sum(t[column][at_2050] for column, _, _ in CAPACITY)
+    v["agent_pv_kw_2050"] = float(agent_pv_kw(t)[at_2050])
     for level, yen in spending_by_level(result).items():
         v[f"{level}_grants_yen_2026_2050"] = float(yen[span].sum())
     v["city_grants_2026_2050"] = float(
@@ -404,7 +405,7 @@ TRAJECTORIES: tuple[tuple[str, Callable[[RunResult], np.ndarray]], ...] = (
     ("renewable_energy_tj", lambda r: np.asarray(r.table["renewable_energy_tj"])),
     ("agent_pv_generation_tj", lambda r: np.asarray(r.table["agent_pv_generation_tj"])),
     ("co2_kt", lambda r: np.asarray(r.table["co2_kt"])),
-    ("agent_pv_kw", lambda r: sum(np.asarray(r.table[c]) for c, _, _ in CAPACITY)),
+    ("agent_pv_kw", lambda r: agent_pv_kw(r.table)),
     ("city_grants_yen", lambda r: spending_by_level(r)["city"]),
 )
 

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from abm.fonts import use_japanese_font
-from abm.labels import band_text, number, range_text, text
+from abm.labels import axis_scale, band_text, number, range_text, text
 from abm.scenario import LEVELS
 
 STYLE = """
@@ -90,11 +90,6 @@ def _band(ax: plt.Axes, years: np.ndarray, b: dict[str, list[float]], label: str
     ax.fill_between(years, low, high, color=line.get_color(), alpha=0.18, linewidth=0)
 
 
-def _axis_scale(lang: str, unit: str) -> float:
-    """Figures plot kW in 万kW (ja) or MW (en), yen in 億円 (ja) or million yen (en)."""
-    return {"kw": {"ja": 1e-4, "en": 1e-3}, "yen": {"ja": 1e-8, "en": 1e-6}}.get(unit, {}).get(lang, 1.0)
-
-
 def _trajectory_figures(analysis: dict[str, Any], lang: str) -> str:
     years = np.asarray(analysis["fiscal_years"])
     names = [analysis["baseline"], *analysis["designs"]]
@@ -109,7 +104,7 @@ def _trajectory_figures(analysis: dict[str, Any], lang: str) -> str:
         for name in names:
             b = analysis["by_design"][name]["trajectories"][series]
             style = {"color": "k", "lw": 2.2} if name == analysis["baseline"] else {"lw": 1.6}
-            _band(ax, years, b, name, _axis_scale(lang, unit), **style)
+            _band(ax, years, b, name, axis_scale(unit, lang), **style)
         ax.set_title(text(title, lang))
         ax.set_xlabel(text("fiscal_year", lang))
         ax.grid(alpha=0.3)
@@ -136,7 +131,7 @@ def _difference_figures(analysis: dict[str, Any], lang: str) -> str:
     for ax, (series, title, unit) in zip(axes, panels, strict=True):
         for name in analysis["designs"]:
             b = analysis["by_design"][name]["trajectory_differences"][series]
-            _band(ax, years[shown], {k: np.asarray(v)[shown] for k, v in b.items()}, name, _axis_scale(lang, unit))
+            _band(ax, years[shown], {k: np.asarray(v)[shown] for k, v in b.items()}, name, axis_scale(unit, lang))
         ax.axhline(0, color="k", lw=0.8)
         ax.set_title(text(title, lang), fontsize=10)
         ax.set_xlabel(text("fiscal_year", lang))
@@ -152,7 +147,7 @@ def _spending_figure(analysis: dict[str, Any], lang: str) -> str:
         for name in [analysis["baseline"], *analysis["designs"]]:
             b = analysis["by_design"][name]["spending_by_level"][level]
             style = {"color": "k", "lw": 2.2} if name == analysis["baseline"] else {"lw": 1.6}
-            _band(ax, years, b, name, _axis_scale(lang, "yen"), **style)
+            _band(ax, years, b, name, axis_scale("yen", lang), **style)
         ax.set_title(text(f"fig_{level}_grants", lang), fontsize=10)
         ax.set_xlabel(text("fiscal_year", lang))
         ax.set_ylim(0, None)

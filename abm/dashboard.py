@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from abm.accounting import agent_pv_kw
 from abm.city import DETACHED_OWNER, build_city, city_key
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, MONTHS_PER_YEAR
 from abm.kernels import ADOPTED
@@ -305,7 +306,7 @@ def headline(result: RunResult, fiscal_year: int = LAST_FISCAL_YEAR) -> dict[str
         "agent_pv_generation_tj": t["agent_pv_generation_tj"][i],
         "co2_kt": t["co2_kt"][i],
         "co2_change_vs_fy2013_pct": t["co2_change_vs_fy2013_pct"][i],
-        "agent_pv_kw": t["residential_pv_kw"][i] + t["business_pv_kw"][i] + t["ppa_kw"][i] + t["solar_sharing_kw"][i],
+        "agent_pv_kw": float(agent_pv_kw(t)[i]),
         "evs": t["evs"][i],
         "city_subsidy_spent_yen": float(sum(t["city_subsidy_spent_yen"][: i + 1])),
     }

@@ -416,6 +416,16 @@ SCALES: dict[str, tuple[tuple[tuple[float, float, str], ...], tuple[tuple[float,
 }
 
 
+# how figures and charts scale an axis for a reader of the language: kW in 万kW or MW,
+# yen in 億円 or million yen; other units as they are
+AXIS_SCALES = {"kw": {"ja": 1e-4, "en": 1e-3}, "yen": {"ja": 1e-8, "en": 1e-6}}
+
+
+def axis_scale(unit: str, lang: str) -> float:
+    """The factor an axis in ``unit`` is drawn with for a reader of ``lang``."""
+    return AXIS_SCALES.get(unit, {}).get(lang, 1.0)
+
+
 def text(key: str, lang: str, **values: object) -> str:
     """The label ``key`` in ``lang``, with ``values`` filled in."""
     if lang not in LANGUAGES:
