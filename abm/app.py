@@ -158,6 +158,26 @@ def _frame(run: dashboard.DashboardRun, columns: dict[str, str], up_to: int, sca
     )
 
 
+# A chart is a layout and its data. The layout (marks, axes, titles, in one language) is made
+# by Altair once and kept; an update only fills in the data under the names the layout uses.
+# Remaking the charts through Altair took a third of an update at 1/20.
+
+
+def _named(name: str) -> alt.Data:
+    return alt.Data(name=name)
+
+
+def _filled(layout: dict, data: dict[str, pd.DataFrame]) -> dict:
+    """The Vega-Lite spec of ``layout`` with its named data sets."""
+    return {**layout, "datasets": {name: frame.to_dict("records") for name, frame in data.items()}}
+
+
+def _spec(chart) -> dict:
+    """A layout's Vega-Lite spec in the page's fonts, made without Altair's schema check (as
+    solara.FigureAltair would make it otherwise), which took a third of a chart's time."""
+    return chart.configure(font=FONT_STACK).configure_title(fontSize=13, anchor="start").to_dict(validate=False)
+
+
 def _x(lang: str) -> alt.X:
     return alt.X(
         "year:Q",
@@ -167,147 +187,187 @@ def _x(lang: str) -> alt.X:
     )
 
 
-def _lines(data: pd.DataFrame, title: str, lang: str, y_title: str = "", colours: dict[str, str] | None = None):
-    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="top-left", labelLimit=260))
-    if colours:
-        colour = alt.Color(
-            "series:N",
-            title=None,
-            scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-            legend=alt.Legend(orient="top-left", labelLimit=260),
-        )
+def _lines(name: str, title: str, lang: str, y_title: str = ""):
     return (
-        alt.Chart(data, title=title)
+        alt.Chart(_named(name), title=title)
         .mark_line()
-        .encode(_x(lang), alt.Y("value:Q", title=y_title), colour)
+        .encode(
+            _x(lang),
+            alt.Y("value:Q", title=y_title),
+            alt.Color("series:N", title=None, legend=alt.Legend(orient="top-left", labelLimit=260)),
+        )
         .properties(width=CHART_WIDTH, height=CHART_HEIGHT)
     )
 
 
-def _pinned(pinned: dashboard.DashboardRun | None, columns: dict[str, str], year: int, lang: str, scale: float = 1.0):
-    """The pinned run's lines, dotted and grey, to lay over a chart (None without one)."""
-    if pinned is None:
-        return None
-    data = _frame(pinned, columns, year, scale)
-    return alt.Chart(data).mark_line(strokeDash=[3, 3], color="grey").encode(_x(lang), y="value:Q", detail="series:N")
+def _pinned_lines(name: str, lang: str):
+    """A pinned run's lines, dotted and grey, to lay over a chart."""
+    return (
+        alt.Chart(_named(name))
+        .mark_line(strokeDash=[3, 3], color="grey")
+        .encode(_x(lang), y="value:Q", detail="series:N")
+    )
 
 
 def _layered(*charts):
     return alt.layer(*(c for c in charts if c is not None))
 
 
-def _show(chart) -> None:
-    """A chart on the page. Its Vega-Lite spec is made without Altair's schema check, which
-    took a third of a page's update, as solara.FigureAltair would make it otherwise."""
-    spec = chart.configure(font=FONT_STACK).configure_title(fontSize=13, anchor="start").to_dict(validate=False)
-    solara.widgets.VegaLite.element(spec=spec, listen_to_click=False, listen_to_hover=False)
+class _Spec:
+    """A chart's Vega-Lite spec kept out of Reacton's sight. Reacton walks every list and dict in
+    an element's arguments looking for elements, at each render, which for the charts' data
+    took most of a page's update; the spec is given to the widget by an effect instead."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: dict):
+        self.value = value
 
 
 @solara.component
-def AdoptionFigure(run, pinned, year: int, lang: str):
-    added = {"residential_pv_added_kw": text("dash_simulated", lang)}
-    simulated = _frame(run, added, year)
-    simulated["value"] += _frame(run, {"household_ppa_added_kw": ""}, year)["value"]
-    observed = pd.DataFrame(
-        [
-            {"year": y, "value": v, "series": text("dash_observed", lang)}
-            for y, v in dashboard.observed_residential_pv_added_kw().items()
-        ]
+def Figure(draw, args: tuple):
+    """The chart ``draw(*args)`` (a Vega-Lite spec) on the page, remade only when ``args`` change."""
+    made = solara.use_memo(lambda: _Spec(draw(*args)), [draw, *args])
+    # no spec here: Reacton sets every argument given again at each render, which would wipe it
+    element = solara.widgets.VegaLite.element(listen_to_click=False, listen_to_hover=False)
+
+    def give() -> None:
+        solara.get_widget(element).spec = made.value
+
+    solara.use_effect(give, [made])
+    return element
+
+
+STOCK_COLUMNS = ("residential_pv_kw", "household_ppa_kw", "business_pv_kw", "solar_sharing_kw")
+COUNT_COLUMNS = ("zeh_houses", "evs")
+
+
+@functools.cache
+def _adoption_layout(lang: str, pinned: bool) -> dict:
+    def over(chart, name: str):
+        return _layered(chart, _pinned_lines(name, lang) if pinned else None)
+
+    added = _layered(
+        _lines("added", text("dash_fig_added", lang), lang, "kW"),
+        alt.Chart(_named("observed")).mark_point(filled=True, size=40).encode(_x(lang), y="value:Q", color="series:N"),
+        _pinned_lines("pinned_added", lang) if pinned else None,
     )
-    chart_added = _layered(
-        _lines(simulated, text("dash_fig_added", lang), lang, "kW"),
-        alt.Chart(observed).mark_point(filled=True, size=40).encode(_x(lang), y="value:Q", color="series:N"),
-        _pinned(pinned, {"residential_pv_added_kw": ""}, year, lang),
+    row = (
+        added,
+        over(_lines("stock", text("dash_fig_stock", lang), lang), "pinned_stock"),
+        over(_lines("counts", text("dash_fig_zeh_ev", lang), lang), "pinned_counts"),
     )
-    stock_columns = {
-        "residential_pv_kw": text("residential_pv_kw_2050", lang),
-        "household_ppa_kw": text("household_ppa_kw_2050", lang),
-        "business_pv_kw": text("business_pv_kw_2050", lang),
-        "solar_sharing_kw": text("solar_sharing_kw_2050", lang),
+    return _spec(alt.hconcat(*(c.properties(width=ROW_CHART_WIDTH) for c in row)).resolve_scale(color="independent"))
+
+
+def adoption_chart(run, pinned, year: int, lang: str) -> dict:
+    """Residential PV added per year against the observed, the PV stock by kind, ZEH and EVs."""
+    stock = {c: text(f"{c}_2050", lang) for c in STOCK_COLUMNS}
+    counts = {c: text(f"{c}_2050", lang) for c in COUNT_COLUMNS}
+    kw, thousands = axis_scale("kw", lang), 1e-3
+
+    def added(r) -> pd.DataFrame:
+        frame = _frame(r, {"residential_pv_added_kw": text("dash_simulated", lang)}, year)
+        frame["value"] += _frame(r, {"household_ppa_added_kw": ""}, year)["value"]
+        return frame
+
+    observed = dashboard.observed_residential_pv_added_kw()
+    data = {
+        "added": added(run),
+        "observed": pd.DataFrame(
+            {"year": list(observed), "value": list(observed.values()), "series": text("dash_observed", lang)}
+        ),
+        "stock": _frame(run, stock, year, kw),
+        "counts": _frame(run, counts, year, thousands),
     }
-    kw = axis_scale("kw", lang)
-    chart_stock = _layered(
-        _lines(_frame(run, stock_columns, year, kw), text("dash_fig_stock", lang), lang),
-        _pinned(pinned, stock_columns, year, lang, kw),
-    )
-    count_columns = {"zeh_houses": text("zeh_houses_2050", lang), "evs": text("evs_2050", lang)}
-    chart_counts = _layered(
-        _lines(_frame(run, count_columns, year, 1e-3), text("dash_fig_zeh_ev", lang), lang),
-        _pinned(pinned, count_columns, year, lang, 1e-3),
-    )
-    row = [c.properties(width=ROW_CHART_WIDTH) for c in (chart_added, chart_stock, chart_counts)]
-    _show(alt.hconcat(*row).resolve_scale(color="independent"))
+    if pinned is not None:
+        data |= {
+            "pinned_added": added(pinned),
+            "pinned_stock": _frame(pinned, stock, year, kw),
+            "pinned_counts": _frame(pinned, counts, year, thousands),
+        }
+    return _filled(_adoption_layout(lang, pinned is not None), data)
 
 
-@solara.component
-def RenewablesFigure(run, pinned, year: int, lang: str):
-    sources = ("agent_pv_generation_tj", *EXOGENOUS_SOURCES)
-    data = _frame(run, {s: text(s, lang) for s in sources}, year)
-    target = run.result.table["renewable_target_tj"][-1]
+RENEWABLE_SOURCES = ("agent_pv_generation_tj", *EXOGENOUS_SOURCES)
+
+
+@functools.cache
+def _renewables_layout(lang: str, pinned: bool, target_tj: float) -> dict:
+    names = [text(s, lang) for s in RENEWABLE_SOURCES]
     area = (
-        alt.Chart(data, title=text("dash_fig_renewable", lang))
+        alt.Chart(_named("sources"), title=text("dash_fig_renewable", lang))
         .mark_area(opacity=0.85)
         .encode(
             _x(lang),
-            alt.Y("value:Q", stack=True, title="TJ", scale=alt.Scale(domain=[0, target * 1.1])),
-            alt.Color("series:N", title=None, sort=[text(s, lang) for s in sources], legend=alt.Legend(orient="left")),
+            alt.Y("value:Q", stack=True, title="TJ", scale=alt.Scale(domain=[0, target_tj * 1.1])),
+            alt.Color("series:N", title=None, sort=names, legend=alt.Legend(orient="left")),
             order=alt.Order("order:Q"),
         )
-        .transform_calculate(order=f"indexof({[text(s, lang) for s in sources]!r}, datum.series)")
+        .transform_calculate(order=f"indexof({names!r}, datum.series)")
         .properties(width=CHART_WIDTH, height=CHART_HEIGHT + 40)
     )
-    rule = (
-        alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color="#b03030", strokeDash=[6, 4]).encode(y="target:Q")
-    )
-    _show(_layered(area, rule, _pinned(pinned, {"renewable_energy_tj": ""}, year, lang)))
+    rule = alt.Chart(alt.Data(values=[{"target": target_tj}])).mark_rule(color="#b03030", strokeDash=[6, 4])
+    return _spec(_layered(area, rule.encode(y="target:Q"), _pinned_lines("pinned", lang) if pinned else None))
 
 
-@solara.component
-def CO2Figure(run, pinned, year: int, lang: str):
-    data = _frame(run, {"co2_kt": text("dash_simulated", lang)}, year)
-    fy2013, fy2017 = run.scenario["emissions.fy2013_kt"], run.scenario["emissions.fy2017_kt"]
-    marks = pd.DataFrame(
-        [
-            {"year": 2013, "value": fy2013, "series": text("dash_estimated_2013", lang)},
-            {"year": 2017, "value": fy2017, "series": text("dash_observed_ghg", lang)},
-        ]
-    )
-    path = pd.DataFrame([{"year": 2017, "value": fy2017}, {"year": 2050, "value": 0.0}])
+def renewables_chart(run, pinned, year: int, lang: str) -> dict:
+    """Renewable energy by source, stacked, against the FY2050 target."""
+    data = {"sources": _frame(run, {s: text(s, lang) for s in RENEWABLE_SOURCES}, year)}
+    if pinned is not None:
+        data["pinned"] = _frame(pinned, {"renewable_energy_tj": ""}, year)
+    target_tj = float(run.result.table["renewable_target_tj"][-1])
+    return _filled(_renewables_layout(lang, pinned is not None, target_tj), data)
+
+
+@functools.cache
+def _co2_layout(lang: str, pinned: bool) -> dict:
     x = alt.X(
         "year:Q",
         title=text("fiscal_year", lang),
         scale=alt.Scale(domain=[2012, LAST_FISCAL_YEAR]),
         axis=alt.Axis(format="d"),
     )
-    chart = _layered(
-        alt.Chart(data, title=text("dash_fig_co2", lang))
-        .mark_line(color="#333", strokeWidth=2.5)
-        .encode(x, alt.Y("value:Q", title=text("kt_unit", lang)))
-        .properties(width=CHART_WIDTH, height=CHART_HEIGHT + 40),
-        alt.Chart(marks)
-        .mark_point(filled=True, size=60)
-        .encode(x, alt.Y("value:Q"), alt.Color("series:N", title=None)),
-        alt.Chart(path).mark_line(color="#b03030", strokeDash=[6, 4]).encode(x, y="value:Q"),
-        None
-        if pinned is None
-        else alt.Chart(_frame(pinned, {"co2_kt": ""}, year))
-        .mark_line(strokeDash=[3, 3], color="grey")
-        .encode(x, y="value:Q"),
+    return _spec(
+        _layered(
+            alt.Chart(_named("simulated"), title=text("dash_fig_co2", lang))
+            .mark_line(color="#333", strokeWidth=2.5)
+            .encode(x, alt.Y("value:Q", title=text("kt_unit", lang)))
+            .properties(width=CHART_WIDTH, height=CHART_HEIGHT + 40),
+            alt.Chart(_named("marks"))
+            .mark_point(filled=True, size=60)
+            .encode(x, alt.Y("value:Q"), alt.Color("series:N", title=None)),
+            alt.Chart(_named("path")).mark_line(color="#b03030", strokeDash=[6, 4]).encode(x, y="value:Q"),
+            alt.Chart(_named("pinned")).mark_line(strokeDash=[3, 3], color="grey").encode(x, y="value:Q")
+            if pinned
+            else None,
+        )
     )
-    _show(chart)
 
 
-@solara.component
-def SpendingFigure(run, pinned, year: int, lang: str):
-    yen = axis_scale("yen", lang)
-    rows = [
-        {"year": r["fiscal_year"], "series": text(r["level"], lang), "value": r["granted_yen"] * yen}
-        for r in run.result.programme_spending
-        if r["fiscal_year"] <= year
-    ]
-    data = pd.DataFrame(rows).groupby(["year", "series"], as_index=False)["value"].sum() if rows else pd.DataFrame(rows)
+def co2_chart(run, pinned, year: int, lang: str) -> dict:
+    """CO2 per year against FY2013, FY2017 and the straight path from FY2017 to zero in FY2050."""
+    fy2013, fy2017 = run.scenario["emissions.fy2013_kt"], run.scenario["emissions.fy2017_kt"]
+    data = {
+        "simulated": _frame(run, {"co2_kt": text("dash_simulated", lang)}, year),
+        "marks": pd.DataFrame(
+            {
+                "year": [2013, 2017],
+                "value": [fy2013, fy2017],
+                "series": [text("dash_estimated_2013", lang), text("dash_observed_ghg", lang)],
+            }
+        ),
+        "path": pd.DataFrame({"year": [2017, 2050], "value": [fy2017, 0.0]}),
+    }
+    if pinned is not None:
+        data["pinned"] = _frame(pinned, {"co2_kt": ""}, year)
+    return _filled(_co2_layout(lang, pinned is not None), data)
+
+
+@functools.cache
+def _spending_layout(lang: str) -> dict:
     spending = (
-        alt.Chart(data, title=text("dash_fig_spending", lang))
+        alt.Chart(_named("spending"), title=text("dash_fig_spending", lang))
         .mark_bar()
         .encode(
             alt.X(
@@ -320,21 +380,10 @@ def SpendingFigure(run, pinned, year: int, lang: str):
         )
         .properties(width=CHART_WIDTH, height=CHART_HEIGHT)
     )
-    days = pd.DataFrame(
-        [
-            {"year": fy, "series": programme, "value": (dt.date.fromisoformat(d) - dt.date(fy, 4, 1)).days}
-            for programme, dates in sorted(run.result.budget_exhausted.items())
-            for fy, d in dates.items()
-            if fy <= year
-        ]
-    )
     months = text("quarter_months", lang).split()
     tick_labels = " : ".join(f"datum.value == {d} ? '{m}'" for d, m in zip((0, 91, 183, 275), months, strict=True))
     runout = (
-        alt.Chart(
-            days if not days.empty else pd.DataFrame({"year": [], "series": [], "value": []}),
-            title=text("dash_fig_runout", lang),
-        )
+        alt.Chart(_named("runout"), title=text("dash_fig_runout", lang))
         .mark_line(point=True)
         .encode(
             _x(lang),
@@ -348,28 +397,43 @@ def SpendingFigure(run, pinned, year: int, lang: str):
         )
         .properties(width=CHART_WIDTH, height=CHART_HEIGHT)
     )
-    _show(alt.hconcat(spending, runout).resolve_scale(color="independent"))
+    return _spec(alt.hconcat(spending, runout).resolve_scale(color="independent"))
 
 
-@solara.component
-def NetworkFigure(run, year: int, lang: str):
-    hood = dashboard.neighbourhood(run)
-    has = dashboard.adopted_by(run, hood.households, year)
-    technology = np.full(hood.households.size, "none", dtype=object)
-    for t in ("ev", "pv", "ppa", "zeh"):  # later ones win: a ZEH is also PV
-        technology[has[t]] = t
-    names = {t: text("dash_none" if t == "none" else t, lang) for t in TECHNOLOGY_COLOURS}
-    xy = hood.positions
-    nodes = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "series": [names[t] for t in technology]})
-    a, b = hood.ties[:, 0], hood.ties[:, 1]
-    ties = pd.DataFrame({"x": xy[a, 0], "y": xy[a, 1], "x2": xy[b, 0], "y2": xy[b, 1]})
+def spending_chart(run, pinned, year: int, lang: str) -> dict:
+    """Grants paid per year by level, and the day of the fiscal year each budget ran out."""
+    yen = axis_scale("yen", lang)
+    spending = pd.DataFrame(
+        [
+            {"year": r["fiscal_year"], "series": text(r["level"], lang), "value": r["granted_yen"] * yen}
+            for r in run.result.programme_spending
+            if r["fiscal_year"] <= year
+        ],
+        columns=["year", "series", "value"],
+    )
+    runout = pd.DataFrame(
+        [
+            {"year": fy, "series": programme, "value": (dt.date.fromisoformat(d) - dt.date(fy, 4, 1)).days}
+            for programme, dates in sorted(run.result.budget_exhausted.items())
+            for fy, d in dates.items()
+            if fy <= year
+        ],
+        columns=["year", "series", "value"],
+    )
+    data = {"spending": spending.groupby(["year", "series"], as_index=False)["value"].sum(), "runout": runout}
+    return _filled(_spending_layout(lang), data)
+
+
+@functools.cache
+def _network_layout(lang: str, households: int, year: int) -> dict:
+    names = [text("dash_none" if t == "none" else t, lang) for t in TECHNOLOGY_COLOURS]
     bare = alt.Axis(grid=False, labels=False, ticks=False, domain=False, title=None)
     chart = (
         alt.layer(
-            alt.Chart(ties)
+            alt.Chart(_named("ties"))
             .mark_rule(color="#d5dae0", strokeWidth=0.6)
             .encode(alt.X("x:Q", axis=bare), alt.Y("y:Q", axis=bare), x2="x2", y2="y2"),
-            alt.Chart(nodes)
+            alt.Chart(_named("households"))
             .mark_circle(size=42, opacity=1, stroke="white", strokeWidth=0.5)
             .encode(
                 alt.X("x:Q", axis=bare),
@@ -377,16 +441,33 @@ def NetworkFigure(run, year: int, lang: str):
                 alt.Color(
                     "series:N",
                     title=None,
-                    scale=alt.Scale(domain=list(names.values()), range=list(TECHNOLOGY_COLOURS.values())),
+                    scale=alt.Scale(domain=names, range=list(TECHNOLOGY_COLOURS.values())),
                     legend=alt.Legend(orient="bottom", columns=5),
                 ),
             ),
-            title=text("dash_fig_network", lang, n=hood.households.size, year=year),
+            title=text("dash_fig_network", lang, n=households, year=year),
         )
         .properties(width=CHART_WIDTH + 120, height=CHART_HEIGHT + 120)
         .configure_view(strokeWidth=0)
     )
-    _show(chart)
+    return _spec(chart)
+
+
+def network_chart(run, year: int, lang: str) -> dict:
+    """A neighbourhood of the social network, each household coloured by what it has in ``year``."""
+    hood = dashboard.neighbourhood(run)
+    has = dashboard.adopted_by(run, hood.households, year)
+    technology = np.full(hood.households.size, "none", dtype=object)
+    for t in ("ev", "pv", "ppa", "zeh"):  # later ones win: a ZEH is also PV
+        technology[has[t]] = t
+    names = {t: text("dash_none" if t == "none" else t, lang) for t in TECHNOLOGY_COLOURS}
+    xy = hood.positions.round(3)  # spring layout in [-1, 1]: 3 decimals are finer than a pixel
+    a, b = hood.ties[:, 0], hood.ties[:, 1]
+    data = {
+        "ties": pd.DataFrame({"x": xy[a, 0], "y": xy[a, 1], "x2": xy[b, 0], "y2": xy[b, 1]}),
+        "households": pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "series": [names[t] for t in technology]}),
+    }
+    return _filled(_network_layout(lang, hood.households.size, year), data)
 
 
 def _slider_text(shown: float, step: float) -> str:
@@ -524,9 +605,10 @@ def Page():
     Headlines(run, pinned.value, year.value, language)
     if pinned.value is not None:
         solara.Text(text("dash_pinned_note", language))
-    AdoptionFigure(run, pinned.value, year.value, language)
+    shown = (run, pinned.value, year.value, language)
+    Figure(adoption_chart, shown)
     with solara.Row(style={"flex-wrap": "wrap"}):
-        RenewablesFigure(run, pinned.value, year.value, language)
-        CO2Figure(run, pinned.value, year.value, language)
-    SpendingFigure(run, pinned.value, year.value, language)
-    NetworkFigure(run, year.value, language)
+        Figure(renewables_chart, shown)
+        Figure(co2_chart, shown)
+    Figure(spending_chart, shown)
+    Figure(network_chart, (run, year.value, language))

@@ -108,6 +108,44 @@ def unexpected_page_errors(opened: OpenedPage) -> list[str]:
     return [e for e in opened.page_errors if e not in KNOWN_PAGE_ERRORS]
 
 
+# Vega draws each chart of a page (the dashboard's) on a canvas of its own; a chart drawn again
+# gets a new canvas. These read them, to tell that charts were drawn, and drawn anew.
+_CANVASES = "document.querySelectorAll('.vega-embed .chart-wrapper canvas')"
+_PAINTED = f"""Array.from({_CANVASES}).map(c => {{
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let painted = 0, sum = 0;
+  for (let i = 0; i < px.length; i += 4) {{
+    if (px[i + 3] > 0 && (px[i] < 250 || px[i + 1] < 250 || px[i + 2] < 250)) painted++;
+    sum = (sum * 31 + px[i] + 7 * px[i + 1] + 13 * px[i + 2]) % 1000000007;
+  }}
+  return [painted / Math.max(1, px.length / 4), sum];
+}})"""
+
+
+def chart_count(page: Page) -> int:
+    """How many Vega charts the page has drawn."""
+    return page.evaluate(f"{_CANVASES}.length")
+
+
+def chart_pixels(page: Page) -> list[tuple[float, int]]:
+    """Per chart, in page order: the share of its pixels that are painted (not blank or white)
+    and a checksum of its pixels, which changes when what it shows changes."""
+    return [(share, checksum) for share, checksum in page.evaluate(_PAINTED)]
+
+
+def mark_charts(page: Page) -> None:
+    """Mark the charts drawn so far, so that :func:`charts_redrawn` can tell new ones."""
+    page.evaluate(f"{_CANVASES}.forEach(c => c.dataset.before = '1')")
+
+
+def charts_redrawn(page: Page) -> bool:
+    """Whether every chart on the page was drawn again since :func:`mark_charts`."""
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('.vega-embed'))"
+        ".every(e => e.querySelector('.chart-wrapper canvas:not([data-before])'))"
+    )
+
+
 def is_local(url: str, allow_hosts: Sequence[str] = LOCAL_HOSTS) -> bool:
     """Whether a request for ``url`` stays on this machine (or on one of ``allow_hosts``)."""
     parts = urlsplit(url)

@@ -31,7 +31,6 @@ from abm.accounting import agent_pv_kw
 from abm.city import DETACHED_OWNER, build_city, city_key
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, MONTHS_PER_YEAR
 from abm.kernels import ADOPTED
-from abm.model import CityModel
 from abm.population import LOGGED_TECHNOLOGIES
 from abm.posterior import Draw
 from abm.posterior import load as load_posterior
@@ -266,23 +265,6 @@ def _neighbourhood(key: str, scenario: Scenario, seed: int, scale: float, size: 
 _held_neighbourhoods: dict[tuple[str, int, float, int], Neighbourhood] = {}
 
 
-# the opening stock of the last city asked for, by what it depends on
-_held_opening: dict[tuple[str, int, float], dict[str, np.ndarray]] = {}
-
-
-def opening_stock(run: DashboardRun) -> dict[str, np.ndarray]:
-    """Households with PV and with an EV in April 2014 (not in the adoption log, which
-    records decisions): the model's opening state for this seed, scale and scenario."""
-    seed = replicate_seeds(run.controls.seed, 1)[0]
-    key = (run.scenario.sha256(), seed, run.controls.scale)
-    if key not in _held_opening:
-        model = CityModel(run.scenario, seed=seed, scale=run.controls.scale)
-        _held_opening.clear()
-        _held_opening[key] = {"pv": model.households.pv_kw > 0, "ev": model.households.ev.copy()}
-        model.close()
-    return _held_opening[key]
-
-
 def adopted_by(run: DashboardRun, nodes: np.ndarray, fiscal_year: int) -> dict[str, np.ndarray]:
     """Which households of ``nodes`` had each technology by the end of ``fiscal_year``:
     the opening stock and every adoption logged up to then (an EV given up for a petrol
@@ -290,7 +272,7 @@ def adopted_by(run: DashboardRun, nodes: np.ndarray, fiscal_year: int) -> dict[s
     end_step = (min(fiscal_year, LAST_FISCAL_YEAR) - FIRST_FISCAL_YEAR + 1) * MONTHS_PER_YEAR - 1
     months = run.result.adoptions["households"][ADOPTED][:, nodes]
     out = {t: (months[k] >= 0) & (months[k] <= end_step) for k, t in enumerate(LOGGED_TECHNOLOGIES)}
-    for technology, had in opening_stock(run).items():
+    for technology, had in run.result.opening_households.items():
         out[technology] |= had[nodes]
     return out
 

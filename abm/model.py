@@ -68,6 +68,12 @@ class CityModel(mesa.Model):
         self.businesses = Businesses(city.businesses, self.ctx)
         self.farmers = Farmers(city.farmers, self.ctx)
         self.populations = (self.households, self.businesses, self.farmers)
+        # who started with what: the logs record decisions, not the stock they start from
+        self.opening_households = (
+            {"pv": self.households.pv_kw > 0, "ev": self.households.ev.copy()}
+            if adoption_log_from is not None
+            else None
+        )
         self.month = Month(0)
         self.records: list[dict[str, float]] = []
         self.opening_agent_pv_kw = self._agent_pv_kw()

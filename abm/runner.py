@@ -26,7 +26,8 @@ from abm.scenario import Scenario
 class RunResult:
     """Outputs of one run: the yearly table and the grant ledger, and with
     ``adoption_log_from`` each population's adoption log (by agent type,
-    :func:`abm.population.adoption_log`)."""
+    :func:`abm.population.adoption_log`) and the households that had PV and an EV in
+    April 2014, before any decision."""
 
     replicate: int
     seed: int
@@ -34,6 +35,7 @@ class RunResult:
     budget_exhausted: dict[str, dict[int, str]]  # programme -> fiscal year -> ISO date
     programme_spending: list[dict[str, Any]]  # one row per programme and fiscal year
     adoptions: dict[str, np.ndarray] | None = None
+    opening_households: dict[str, np.ndarray] | None = None  # "pv", "ev" -> one bool per household
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
@@ -92,7 +94,7 @@ def run_scenario(
     ]
     adoptions = model.adoption_logs() if adoption_log_from is not None else None
     model.close()
-    return RunResult(replicate, seed, table, exhausted, spending, adoptions)
+    return RunResult(replicate, seed, table, exhausted, spending, adoptions, model.opening_households)
 
 
 @functools.cache

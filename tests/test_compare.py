@@ -118,6 +118,12 @@ def test_adoption_log_changes_nothing_and_agrees_with_stocks_and_ledger(logged_r
         assert np.all(months[ADOPTED][paid] >= 0), agents
         granted += np.count_nonzero(paid)
     assert 0 < granted * weight <= city_grants
+    # the opening stock: the systems owned at the start, and no opening owner adopts PV again
+    opening = logged_run.opening_households
+    owned_at_start = t["residential_pv_systems"][0] - t["residential_pv_added_systems"][0]
+    assert np.count_nonzero(opening["pv"]) == pytest.approx(owned_at_start / weight, abs=1e-6)
+    assert not np.any(households[ADOPTED, PV][opening["pv"]] >= 0)
+    assert plain.opening_households is None  # kept only with the logs
 
 
 @pytest.fixture(scope="module")

@@ -160,3 +160,51 @@ def _shown(rc, label: str) -> bool:
 def _page_text(run) -> str:
     _box, rc = solara.render(app.Headlines(run, None, 2050, "ja"), handle_error=False)
     return " ".join(f"{getattr(w, 'children', '')} {getattr(w, 'value', '')}" for w in rc.find().widgets)
+
+
+def _charts(rc) -> list[dict]:
+    """The Vega-Lite specs the page's chart widgets hold (as the browser receives them)."""
+    return [w.spec for w in rc.find(solara.widgets.VegaLite).widgets]
+
+
+def _renewable_tj(spec: dict, name: str, year: int) -> float:
+    return sum(row["value"] for row in spec["datasets"][name] if row["year"] == year)
+
+
+def test_charts_carry_the_shown_run_and_follow_it(page):
+    rc, asked = page
+    charts = _charts(rc)
+    assert len(charts) == 5 and all("datasets" in c for c in charts)
+    # every data set a chart's layout names is filled in, and none is left over
+    for spec in charts:
+        named = {m["name"] for m in _data_refs(spec)}
+        assert named == set(spec["datasets"])
+    renewables = next(c for c in charts if "sources" in c["datasets"])
+    first = dashboard.run(asked[-1]).result.table["renewable_energy_tj"][-1]
+    assert _renewable_tj(renewables, "sources", 2050) == pytest.approx(first, rel=1e-12)
+    _slider(rc, "pv_grant_yen_per_kw").v_model = 0  # another run, and the charts follow it
+    renewables = next(c for c in _charts(rc) if "sources" in c["datasets"])
+    second = dashboard.run(asked[-1]).result.table["renewable_energy_tj"][-1]
+    assert second != first
+    assert _renewable_tj(renewables, "sources", 2050) == pytest.approx(second, rel=1e-12)
+    _button(rc, text("dash_pin", "ja")).click()
+    _slider(rc, "pv_grant_yen_per_kw").v_model = 40_000
+    renewables = next(c for c in _charts(rc) if "sources" in c["datasets"])
+    assert _renewable_tj(renewables, "pinned", 2050) == pytest.approx(second, rel=1e-12)
+    assert _renewable_tj(renewables, "sources", 2050) != pytest.approx(second, rel=1e-12)
+
+
+def _data_refs(spec) -> list[dict]:
+    """Every ``{"name": ...}`` data reference in a Vega-Lite spec."""
+    found = []
+    if isinstance(spec, dict):
+        data = spec.get("data")
+        if isinstance(data, dict) and "name" in data:
+            found.append(data)
+        for key, value in spec.items():
+            if key != "datasets":
+                found += _data_refs(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _data_refs(value)
+    return found

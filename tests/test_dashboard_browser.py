@@ -1,7 +1,8 @@
 """The workshop dashboard end to end: ``abm dashboard`` served on the loopback, opened in
 headless Debian chromium with every other address unreachable (abm/browser.py).
 
-Moving the PV grant slider changes the FY2050 renewable figure; the page switches to
+Every chart is drawn with its marks (the network picture with a dot per household), and
+moving the PV grant slider changes the FY2050 renewable figure and draws the charts again; the page switches to
 English and back to Japanese; a typed seed leaves the page working; a pinned run is
 compared with the next. No request leaves 127.0.0.1, and nothing of the server is left
 running afterwards.
@@ -17,12 +18,13 @@ import time
 
 import pytest
 
-from abm.browser import open_page, unexpected_page_errors
+from abm.browser import chart_count, chart_pixels, charts_redrawn, mark_charts, open_page, unexpected_page_errors
 from abm.dashboard_server import running
 from abm.labels import text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RENEWABLE = ".headline-value >> nth=0"
+CHARTS = 5
 
 
 def _slider_thumb(page, label: str):
@@ -46,14 +48,35 @@ def dashboard_page(browser):
         yield opened
 
 
-def test_slider_changes_the_2050_figure(dashboard_page):
+def _wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{condition} never held"
+        time.sleep(0.05)
+
+
+def test_every_chart_is_drawn(dashboard_page):
+    page = dashboard_page.page
+    _wait_until(lambda: chart_count(page) == CHARTS)
+    # axes and titles alone paint about 1% of a chart; lines, areas, bars and dots more
+    assert all(share > 0.03 for share, _ in chart_pixels(page))
+
+
+def test_slider_changes_the_2050_figure_and_the_charts(dashboard_page):
     page = dashboard_page.page
     before = page.inner_text(RENEWABLE)
+    before_charts = chart_pixels(page)
+    mark_charts(page)
     thumb = _slider_thumb(page, text("pv_grant_yen_per_kw", "ja"))
     thumb.focus()
     page.keyboard.press("Home")  # no household PV grant
     after = _wait_for_change(page, RENEWABLE, before)
     assert after.endswith("TJ") and after != before
+    _wait_until(lambda: charts_redrawn(page))
+    time.sleep(0.5)  # drawn in the next frames
+    after_charts = chart_pixels(page)
+    # the renewable chart shows the new run (its sources' areas moved)
+    assert after_charts[1][1] != before_charts[1][1]
 
 
 def test_language_switches_both_ways(dashboard_page):
