@@ -36,6 +36,7 @@ from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
 from abm.fonts import japanese_font_path
 from abm.labels import LANGUAGES, TEXT, axis_scale, number, text
 from abm.scenario import ScenarioError
+from abm.widgets.vega_chart import VegaChart
 
 # how a measure's slider shows its value, by language: (divide the scenario value by, step)
 DISPLAY = {
@@ -226,13 +227,18 @@ class _Spec:
 
 @solara.component
 def Figure(draw, args: tuple):
-    """The chart ``draw(*args)`` (a Vega-Lite spec) on the page, remade only when ``args`` change."""
+    """The chart ``draw(*args)`` (a Vega-Lite spec) on the page, remade only when ``args`` change.
+    The widget compiles a layout once and is then given only the new data."""
     made = solara.use_memo(lambda: _Spec(draw(*args)), [draw, *args])
-    # no spec here: Reacton sets every argument given again at each render, which would wipe it
-    element = solara.widgets.VegaLite.element(listen_to_click=False, listen_to_hover=False)
+    # nothing given here: Reacton sets every argument given again at each render
+    element = VegaChart.element()
 
     def give() -> None:
-        solara.get_widget(element).spec = made.value
+        spec = made.value
+        widget = solara.get_widget(element)
+        with widget.hold_sync():  # layout and data in one message, drawn once
+            widget.chart_layout = {key: value for key, value in spec.items() if key != "datasets"}
+            widget.chart_data = spec["datasets"]
 
     solara.use_effect(give, [made])
     return element

@@ -108,9 +108,11 @@ def unexpected_page_errors(opened: OpenedPage) -> list[str]:
     return [e for e in opened.page_errors if e not in KNOWN_PAGE_ERRORS]
 
 
-# Vega draws each chart of a page (the dashboard's) on a canvas of its own; a chart drawn again
-# gets a new canvas. These read them, to tell that charts were drawn, and drawn anew.
+# Vega draws each chart of a page (the dashboard's) on a canvas of its own, and the dashboard's
+# chart widget (abm/widgets/vega_chart.vue) counts the times it has drawn in ``data-draws``.
+# These read them, to tell that charts were drawn, and drawn anew.
 _CANVASES = "document.querySelectorAll('.vega-embed .chart-wrapper canvas')"
+_CHARTS = "document.querySelectorAll('.abm-vega-chart')"
 _PAINTED = f"""Array.from({_CANVASES}).map(c => {{
   const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let painted = 0, sum = 0;
@@ -134,15 +136,14 @@ def chart_pixels(page: Page) -> list[tuple[float, int]]:
 
 
 def mark_charts(page: Page) -> None:
-    """Mark the charts drawn so far, so that :func:`charts_redrawn` can tell new ones."""
-    page.evaluate(f"{_CANVASES}.forEach(c => c.dataset.before = '1')")
+    """Mark the charts' draws so far, so that :func:`charts_redrawn` can tell new ones."""
+    page.evaluate(f"{_CHARTS}.forEach(e => e.dataset.before = e.dataset.draws || '0')")
 
 
 def charts_redrawn(page: Page) -> bool:
     """Whether every chart on the page was drawn again since :func:`mark_charts`."""
     return page.evaluate(
-        "Array.from(document.querySelectorAll('.vega-embed'))"
-        ".every(e => e.querySelector('.chart-wrapper canvas:not([data-before])'))"
+        f"Array.from({_CHARTS}).every(e => Number(e.dataset.draws || 0) > Number(e.dataset.before || 0))"
     )
 
 

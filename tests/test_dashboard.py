@@ -22,6 +22,7 @@ from abm.cli import main
 from abm.labels import number, text
 from abm.scenario import DESIGN_DIR, SCENARIO_DIR
 from abm.sensitivity import load_spec
+from abm.widgets.vega_chart import VegaChart
 
 SCALE = 0.02
 
@@ -163,8 +164,9 @@ def _page_text(run) -> str:
 
 
 def _charts(rc) -> list[dict]:
-    """The Vega-Lite specs the page's chart widgets hold (as the browser receives them)."""
-    return [w.spec for w in rc.find(solara.widgets.VegaLite).widgets]
+    """The Vega-Lite specs the page's chart widgets hold (as the browser receives them: a layout
+    and its data sets)."""
+    return [{**w.chart_layout, "datasets": w.chart_data} for w in rc.find(VegaChart).widgets]
 
 
 def _renewable_tj(spec: dict, name: str, year: int) -> float:

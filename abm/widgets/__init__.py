@@ -1,0 +1,1 @@
+"""Widgets of the dashboard's page that Solara does not have in the form the page needs."""
