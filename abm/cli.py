@@ -21,15 +21,17 @@ parameters from that posterior (:mod:`abm.posterior`) unless ``--no-posterior``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
 from abm.arguments import fraction, positive_int, seed_number
 from abm.clock import FISCAL_YEARS
-from abm.execution import ExperimentBusy
+from abm.execution import ExperimentBusy, process_pool
 from abm.output import (
     atomic_directory,
     provenance,
@@ -211,7 +213,7 @@ def _run_replicates(args: argparse.Namespace, scenario: Scenario, seeds: list[in
     """The replicates of ``abm run``, serially or on a process pool, with a progress bar."""
     if args.workers > 1 and args.replicates > 1:
         bar = _progress(show, args.replicates, "run")
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        with process_pool(args.workers) as pool:
             results = run_replicates(
                 scenario,
                 seeds,
@@ -374,8 +376,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[None]:
+    """SIGTERM (a scheduler's or ``kill``'s stop) handled as Ctrl-C: runs stop, what is
+    finished is kept, nothing half written is left, and the pool's workers end too."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (a caller of main() of its own): leave it alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    with _sigterm_as_sigint():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)

@@ -17,6 +17,8 @@ import functools
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -229,6 +231,34 @@ def _run_missing_held(
     return {k: done[k] for k in keys}
 
 
+PARENT_WATCH_SECONDS = 0.2
+
+
+def _exit_with_parent() -> None:
+    """In a pool worker: stop when the process that started it is gone.
+
+    A worker outlives a parent killed by SIGKILL (or stopped by SIGTERM while the worker
+    is in a run): it goes on with its run and holds hundreds of MB. When the parent
+    dies the worker is handed to another parent, which this notices. SIGTERM takes its
+    default action again here, as the parent's handler (:func:`abm.cli.main`) is for
+    the parent only.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers end with the process that made it."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent)
+
+
 @contextlib.contextmanager
 def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executor | None]:
     """A process pool (``scheduler=None``), a Dask ``LocalCluster`` (``"local"``), or
@@ -238,7 +268,7 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executo
         if workers <= 1:
             yield None
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             yield pool
         return
     from dask.distributed import Client, LocalCluster

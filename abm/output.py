@@ -2,7 +2,9 @@
 
 A run's output directory appears whole or not at all: everything is written into a
 hidden sibling directory that is renamed into place at the end, and removed if
-anything fails. Tables are written with a fixed number format, so the same seed
+anything fails. A process killed outright (SIGKILL) cannot remove its own: such
+directories and files name their process, and the next writer beside them removes
+those whose process is gone. Tables are written with a fixed number format, so the same seed
 gives a byte-identical file.
 """
 
@@ -15,6 +17,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +53,35 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# ".<name>.pid<process>.<random>.partial" (directories) and ".<name>.pid<process>.partial" (files)
+_PARTIAL = re.compile(r"^\..*\.pid(\d+)(\.[^.]+)?\.partial$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(directory: Path) -> list[Path]:
+    """Remove the partial outputs in ``directory`` left by processes that are gone; which."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for path in Path(directory).iterdir():
+            found = _PARTIAL.match(path.name)
+            if found and not _alive(int(found.group(1))):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
@@ -57,7 +89,8 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     if final.exists():
         raise FileExistsError(f"{final} exists already")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    remove_stale_partials(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.pid{os.getpid()}.", suffix=".partial", dir=final.parent))
     try:
         yield tmp
         umask = os.umask(0)
@@ -77,7 +110,8 @@ def atomic_file(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final`` that replaces it only if the block
     succeeds, so that a reader never sees a file half written."""
     final = Path(final)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    remove_stale_partials(final.parent)
+    tmp = final.with_name(f".{final.name}.pid{os.getpid()}.partial")
     try:
         yield tmp
         os.replace(tmp, final)

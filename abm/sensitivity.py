@@ -54,7 +54,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 import tomllib
@@ -77,7 +76,7 @@ from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
 
 from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment, unfinished_directory
-from abm.output import fmt, model_code_sha256, provenance
+from abm.output import atomic_file, fmt, model_code_sha256, provenance
 from abm.posterior import Draw, Posterior
 from abm.posterior import load as load_posterior
 from abm.posterior import provenance as posterior_provenance
@@ -741,10 +740,9 @@ def analyse(spec: Spec, design: Design, y: np.ndarray) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write ``path`` whole or not at all: into a temporary sibling, then renamed."""
-    tmp = path.with_name(f".{path.name}.partial")
-    write(tmp)
-    os.replace(tmp, path)
+    """Write ``path`` whole or not at all (:func:`abm.output.atomic_file`)."""
+    with atomic_file(path) as tmp:
+        write(tmp)
     return path
 
 
