@@ -31,7 +31,7 @@ from pathlib import Path
 
 from abm.arguments import fraction, positive_int, seed_number
 from abm.clock import FISCAL_YEARS
-from abm.execution import ExperimentBusy, process_pool
+from abm.execution import ExperimentBusy, ExperimentMismatch, process_pool
 from abm.output import (
     atomic_directory,
     provenance,
@@ -299,7 +299,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if out is None:
             out = RESULTS_DIR / f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     total = len(comparison.specs())
-    done = len(RunStore(out).load()) if (out / "experiment.json").exists() else 0
+    try:
+        done = RunStore(out).resumed(comparison.manifest())
+    except ExperimentMismatch as err:
+        raise UsageError(str(err)) from None
     print(
         f"compare {', '.join(d.name for d in comparison.designs)} against {baseline.name}: "
         f"{comparison.replicates} paired replicate(s) at scale {args.scale:g}, {total} runs"
@@ -422,7 +425,7 @@ def _command(args: argparse.Namespace) -> int:
             from abm.sensitivity import cmd_sensitivity  # imports SALib: only when asked
 
             return cmd_sensitivity(args)
-    except (ScenarioError, UsageError, ExperimentBusy) as err:
+    except (ScenarioError, UsageError, ExperimentBusy, ExperimentMismatch) as err:
         print(f"abm: error: {err}", file=sys.stderr)
         return 2
     return 1

@@ -58,6 +58,11 @@ def city_outputs(base: Scenario, extract: Extract, spec: RunSpec) -> dict[str, A
     return extract(run_scenario(scenario, spec.seed, spec.scale, last_fiscal_year=spec.last_fiscal_year))
 
 
+class ExperimentMismatch(ValueError):
+    """An output directory holds another experiment than the one asked for, or its record of
+    which one is damaged."""
+
+
 class RunStore:
     """Finished runs of one experiment, one JSON line each in ``runs.jsonl``.
 
@@ -104,20 +109,35 @@ class RunStore:
                 os.fsync(f.fileno())
                 self._synced_at = time.monotonic()
 
+    def holds(self, manifest: dict[str, Any]) -> bool:
+        """Whether the directory holds the experiment of ``manifest`` already (False if it
+        holds none); :class:`ExperimentMismatch` if it holds another, or a damaged record."""
+        path = self.directory / "experiment.json"
+        if not path.exists():
+            return False
+        try:
+            existing = json.loads(path.read_bytes())
+        except ValueError as err:  # not JSON, or not UTF-8
+            raise ExperimentMismatch(
+                f"{path}: damaged ({err.__class__.__name__}); it records which experiment the directory "
+                "holds, so use a new output directory (or remove this one)"
+            ) from None
+        if existing != json.loads(json.dumps(manifest, sort_keys=True, default=str)):
+            raise ExperimentMismatch(
+                f"{path}: holds a different experiment; use a new output directory to start another"
+            )
+        return True
+
+    def resumed(self, manifest: dict[str, Any]) -> int:
+        """How many runs of the experiment of ``manifest`` the directory holds, checked
+        (:meth:`holds`) before anyone is told that it resumes them."""
+        return len(self.load()) if self.holds(manifest) else 0
+
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Record what the experiment is; refuse to resume a different one."""
-        path = self.directory / "experiment.json"
-        if path.exists():
-            try:
-                existing = json.loads(path.read_bytes())
-            except ValueError as err:  # not JSON, or not UTF-8
-                raise ValueError(
-                    f"{path}: damaged ({err.__class__.__name__}); it records which experiment the directory "
-                    "holds, so use a new output directory (or remove this one)"
-                ) from None
-            if existing != json.loads(json.dumps(manifest, sort_keys=True, default=str)):
-                raise ValueError(f"{path}: holds a different experiment; use a new output directory to start another")
+        if self.holds(manifest):
             return
+        path = self.directory / "experiment.json"
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
         with open(tmp, "w") as f:

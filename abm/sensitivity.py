@@ -1011,10 +1011,7 @@ def run_analysis(
     started = dt.datetime.now(dt.UTC)
     design = sample_design(spec, posterior)
     store = RunStore(out)
-    try:
-        store.write_manifest(manifest(spec, design))
-    except ValueError as err:
-        raise SpecError(spec.path, str(err)) from err
+    store.write_manifest(manifest(spec, design))  # ExperimentMismatch names experiment.json, not the spec
     if not (out / "design.csv").exists():
         write_design(out / "design.csv", spec, design)
     with executor(workers, scheduler) as pool:
@@ -1051,14 +1048,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             posterior = load_posterior()
         except (OSError, ValueError) as err:
             raise SpecError(spec.path, f"{err}; or use --no-posterior") from err
+    # with the posterior's draws, as run_analysis records it: without them no city analysis would match
+    expected = manifest(spec, sample_design(spec, posterior))
     out = args.out
     if out is None:
-        out = unfinished_directory(RESULTS_DIR, f"sensitivity-{spec.name}", manifest(spec, sample_design(spec)))
+        out = unfinished_directory(RESULTS_DIR, f"sensitivity-{spec.name}", expected)
         if out is None:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             out = RESULTS_DIR / f"sensitivity-{spec.name}-{stamp}"
     total = spec.n * spec.rows_per_base * spec.replicates
-    done = len(RunStore(out).load()) if (out / "experiment.json").exists() else 0
+    done = RunStore(out).resumed(expected)
     print(
         f"{spec.method} {spec.name}: N = {spec.n}, {spec.replicates} replicate(s), {total:,} runs"
         + (f" at scale {spec.scale:g}" if spec.model == "city" else "")

@@ -41,8 +41,8 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from SALib.test_functions import Ishigami
 
-from abm import cli
-from abm.execution import RunSpec
+from abm import cli, sensitivity
+from abm.execution import ExperimentMismatch, RunSpec
 from abm.posterior import load as load_posterior
 from abm.report import indicators
 from abm.runner import replicate_seeds, run_scenario
@@ -429,8 +429,33 @@ def test_n_from_the_command_line_is_checked_too(tmp_path, capsys):
 def test_a_directory_holding_another_experiment_is_refused(tmp_path):
     out = tmp_path / "out"
     run_analysis(load_spec(ishigami_spec(tmp_path / "a.toml", 4)), out)
-    with pytest.raises(SpecError, match="holds a different experiment"):
+    with pytest.raises(ExperimentMismatch, match="holds a different experiment"):
         run_analysis(load_spec(ishigami_spec(tmp_path / "a.toml", 8)), out)
+
+
+def test_the_command_refuses_another_experiment_before_saying_it_resumes(tmp_path, capsys):
+    out = tmp_path / "out"
+    run_analysis(load_spec(ishigami_spec(tmp_path / "a.toml", 4)), out)
+    before = (out / "runs.jsonl").read_bytes()
+    assert cli.main(["sensitivity", str(ishigami_spec(tmp_path / "a.toml", 8)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "resuming" not in err
+    assert (
+        err.strip()
+        == f"abm: error: {out / 'experiment.json'}: holds a different experiment; use a new output directory to start another"
+    )
+    assert (out / "runs.jsonl").read_bytes() == before
+
+
+def test_a_damaged_experiment_record_is_named_not_the_spec(tmp_path, capsys):
+    spec_path = ishigami_spec(tmp_path / "a.toml", 4)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "experiment.json").write_bytes(b"\xff\xfe{")
+    assert cli.main(["sensitivity", str(spec_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"abm: error: {out / 'experiment.json'}: damaged (UnicodeDecodeError)")
+    assert str(spec_path) not in err and not (out / "runs.jsonl").exists()
 
 
 @pytest.mark.parametrize("name", ["strategy_sobol", "strategy_morris", "ishigami"])
@@ -518,3 +543,19 @@ def test_replicates_draw_from_the_posterior_as_abm_run_does():
     assert expected[0].values != expected[1].values
     plain = sample_design(spec)
     assert {k for k in plain.runs(spec)[0].values if k.startswith("behaviour.")} <= inputs
+
+
+@pytest.mark.slow
+def test_the_same_city_command_resumes_its_unfinished_directory(tmp_path, monkeypatch, capsys):
+    """Without --out, a city analysis run again finds its own unfinished directory: the one
+    whose experiment (the posterior's draws included) is the same."""
+    monkeypatch.setattr(sensitivity, "RESULTS_DIR", tmp_path)
+    command = ["sensitivity", "strategy_morris", "--n", "4", "--scale", "0.01"]
+    assert cli.main(command) == 0
+    (first,) = tmp_path.iterdir()
+    runs = len(read_log(first))
+    (first / "summary.json").unlink()  # as if stopped before the analysis
+    capsys.readouterr()
+    assert cli.main(command) == 0
+    assert f"resuming {first} with {runs:,} done" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [first] and len(read_log(first)) == runs
