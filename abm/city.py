@@ -232,12 +232,24 @@ def city_key(scenario: Scenario) -> str:
     return json.dumps({k: scenario.section(k) for k in CITY_SECTIONS}, sort_keys=True)
 
 
-def build_city(scenario: Scenario, seed: int, scale: float) -> City:
-    """The city for this seed and scale, built once per process and then reused."""
-    return _build_city(city_key(scenario), seed, scale)
+def build_city(scenario: Scenario, seed: int, scale: float, keep: bool = True) -> City:
+    """The city for this seed and scale, built once per process and then reused.
+
+    The last :data:`CITIES_KEPT` are kept: a sweep's runs share a few seeds (its
+    replicates'), and a full city takes about 110 MB with what its runs derive. With
+    ``keep=False`` it is built and not kept: the replicates of
+    ``abm run`` each have a seed of their own, and keeping theirs made a process's memory
+    grow with the replicates to about 4 cities' worth."""
+    key = city_key(scenario)
+    if keep:
+        return _build_city(key, seed, scale)
+    return _build_city.__wrapped__(key, seed, scale)
 
 
-@lru_cache(maxsize=4)
+CITIES_KEPT = 4
+
+
+@lru_cache(maxsize=CITIES_KEPT)
 def _build_city(key: str, seed: int, scale: float) -> City:
     sections = json.loads(key)
     s = Scenario("city", sections)

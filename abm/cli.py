@@ -236,6 +236,7 @@ def _run_replicates(args: argparse.Namespace, scenario: Scenario, seeds: list[in
                     behaviour=draws[r].values if draws else None,
                     replicate=r,
                     on_year=(lambda _fy: bar.update()) if bar else None,
+                    keep_city=False,  # a seed of its own: memory does not grow with the replicates
                 )
             )
     if bar:

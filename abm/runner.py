@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.city import build_city
 from abm.clock import LAST_FISCAL_YEAR
 from abm.model import CityModel
 from abm.scenario import Scenario
@@ -52,17 +53,20 @@ def run_scenario(
     on_year: Callable[[int], None] | None = None,
     last_fiscal_year: int = LAST_FISCAL_YEAR,
     adoption_log_from: int | None = None,
+    keep_city: bool = True,
 ) -> RunResult:
     """Run ``scenario`` once with ``seed`` from April 2014 to the end of
     ``last_fiscal_year`` (March 2051 by default). A shorter run is the same run cut
     short: its years are identical to the first years of the full run. With
     ``adoption_log_from`` (a fiscal year) the result holds who adopted what and when,
     and who did so with a city grant from that year on; logging changes nothing else
-    in the run."""
+    in the run. ``keep_city=False`` for a seed that no later run in the process shares
+    (:func:`abm.city.build_city`)."""
     model = CityModel(
         scenario,
         seed=seed,
         scale=scale,
+        city=build_city(scenario, seed, scale, keep=keep_city),
         behaviour=behaviour,
         last_fiscal_year=last_fiscal_year,
         adoption_log_from=adoption_log_from,
@@ -113,7 +117,7 @@ def settle_worker() -> None:
 
 def _run_task(task: tuple[Scenario, int, float, dict[str, Any] | None, int]) -> RunResult:
     scenario, seed, scale, behaviour, replicate = task
-    result = run_scenario(scenario, seed, scale, behaviour, replicate)
+    result = run_scenario(scenario, seed, scale, behaviour, replicate, keep_city=False)
     settle_worker()
     return result
 
@@ -126,7 +130,8 @@ def run_replicates(
     executor: Executor | None = None,
     on_done: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Run one replicate per seed, serially or on ``executor``; results in seed order."""
+    """Run one replicate per seed, serially or on ``executor``; results in seed order. Each
+    seed's city is built for its replicate alone, so memory does not grow with the replicates."""
     behaviours = behaviours or [None] * len(seeds)
     tasks = [(scenario, s, scale, b, r) for r, (s, b) in enumerate(zip(seeds, behaviours, strict=True))]
     results: list[RunResult] = []

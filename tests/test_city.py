@@ -8,7 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
+from abm import city as city_module
 from abm.city import Derived, build_city
+from abm.runner import replicate_seeds, run_replicates
+from abm.scenario import load_scenario
 
 
 def test_derived_values_are_computed_again_only_when_their_numbers_change():
@@ -88,3 +91,22 @@ def test_a_derived_value_is_keyed_by_its_numbers_as_they_were():
     derived(scaled, np.ones(2), numbers)
     numbers.k = 2
     np.testing.assert_array_equal(derived(scaled, np.ones(2), numbers), 2.0)
+
+
+def test_a_city_not_kept_is_the_same_city_and_leaves_the_cache_alone():
+    scenario = load_scenario("baseline")
+    seed = 987_654_321  # a seed no other test builds
+    cached_before = city_module._build_city.cache_info().currsize
+    once = build_city(scenario, seed, 0.01, keep=False)
+    assert city_module._build_city.cache_info().currsize == cached_before
+    kept = build_city(scenario, seed, 0.01)
+    assert np.array_equal(once.households.roof_kw, kept.households.roof_kw)
+    assert (once.households.network != kept.households.network).nnz == 0
+
+
+def test_replicates_do_not_keep_their_cities():
+    """Each replicate has a seed of its own, so keeping its city only made memory grow."""
+    scenario = load_scenario("baseline")
+    city_module._build_city.cache_clear()
+    run_replicates(scenario, replicate_seeds(4321, 3), 0.005)
+    assert city_module._build_city.cache_info().currsize == 0

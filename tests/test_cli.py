@@ -214,3 +214,24 @@ def test_interrupted_run_writes_nothing_and_says_so(tmp_path, monkeypatch, capsy
     assert main(run_args(results / "run", 1)) == 130
     assert capsys.readouterr().err.strip() == "interrupted: nothing written"
     assert list(results.iterdir()) == []  # no output and no hidden partial directory
+
+
+def _peak_rss_mb(command: list[str], cwd: Path) -> float:
+    """Peak resident memory of ``command`` run to its end (Linux: ru_maxrss in KiB)."""
+    script = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *command], cwd=cwd, capture_output=True, text=True, check=True)
+    return int(done.stdout) / 1024
+
+
+@pytest.mark.slow
+def test_serial_replicates_memory_does_not_grow_with_them(tmp_path):
+    """The bound stated in the README: a full-city ``abm run`` holds about one city's memory
+    whatever its replicates (it held one more city per replicate, up to four, before)."""
+    run = [sys.executable, "-m", "abm.cli", "run", "baseline", "--scale", "1", "--no-progress"]
+    one = _peak_rss_mb([*run, "--replicates", "1", "--out", str(tmp_path / "one")], tmp_path)
+    six = _peak_rss_mb([*run, "--replicates", "6", "--out", str(tmp_path / "six")], tmp_path)
+    assert six < one + 60, (one, six)  # a city is about 110 MB
+    assert six < 1024
