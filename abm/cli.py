@@ -300,10 +300,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if out is None:
             out = RESULTS_DIR / f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     total = len(comparison.specs())
-    try:
-        done = RunStore(out).resumed(comparison.manifest())
-    except ExperimentMismatch as err:
-        raise UsageError(str(err)) from None
+    done = RunStore(out).resumed(comparison.manifest())
     print(
         f"compare {', '.join(d.name for d in comparison.designs)} against {baseline.name}: "
         f"{comparison.replicates} paired replicate(s) at scale {args.scale:g}, {total} runs"

@@ -29,6 +29,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from abm.clock import LAST_FISCAL_YEAR
+from abm.output import atomic_file
 from abm.runner import RunResult, run_scenario, settle_worker
 from abm.scenario import Scenario
 
@@ -137,12 +138,9 @@ class RunStore:
         """Record what the experiment is; refuse to resume a different one."""
         if self.holds(manifest):
             return
-        path = self.directory / "experiment.json"
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "w") as f:
+        with atomic_file(self.directory / "experiment.json") as tmp, open(tmp, "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True, default=str)
-        os.replace(tmp, path)
 
 
 def run_experiment(
