@@ -424,7 +424,8 @@ def _command(args: argparse.Namespace) -> int:
 
             return cmd_sensitivity(args)
     except (ScenarioError, UsageError, ExperimentBusy, ExperimentMismatch) as err:
-        print(f"abm: error: {err}", file=sys.stderr)
+        # one line, whatever a file's keys or values hold
+        print("abm: error: " + str(err).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return 2
     return 1
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from typing import Any
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
 
 DEFAULTS_PATH = Path(__file__).parent / "data" / "defaults.toml"
+LIMITS_PATH = Path(__file__).parent / "data" / "limits.toml"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
 DESIGN_DIR = SCENARIO_DIR.parent / "designs"  # subsidy designs for ``abm compare``
 
@@ -114,6 +116,7 @@ SECTION_SCHEMAS: dict[str, dict[str, Field]] = {
         "residential_yen_per_kwh": Field("trajectory", required=True),
         "business_yen_per_kwh": Field("trajectory", required=True),
     },
+    # a measure's section, once there, says when the measure runs
     "joint_purchase": {
         "cost_reduction_share": Field("number"),
         "participation_share": Field("number"),
@@ -134,7 +137,53 @@ NAMED_SECTIONS: dict[str, dict[str, Field]] = {
     "subsidies": PROGRAMME_SCHEMA,
     "campaigns": CAMPAIGN_SCHEMA,
 }
-SHARE_KEYS = ("share", "maturity", "rewiring")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The values a number may take at all (abm/data/limits.toml), both ends included."""
+
+    low: float
+    high: float
+    why: str = ""
+
+    def describe(self) -> str:
+        what = "a share" if (self.low, self.high) == (0.0, 1.0) else "a value"
+        text = f"{what} from {_amount(self.low)} to {_amount(self.high)}"
+        return text + (f" ({self.why})" if self.why else "") + f" (the admissible range in {LIMITS_PATH.name})"
+
+
+def _amount(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _load_limits() -> tuple[dict[str, Limit], tuple[tuple[str, ...], ...]]:
+    with open(LIMITS_PATH, "rb") as f:
+        raw = tomllib.load(f)
+    order = raw.pop("order")
+    limits = {}
+    for section, table in raw.items():
+        for key, value in table.items():
+            low, high = value["range"] if isinstance(value, dict) else value
+            limits[f"{section}.{key}"] = Limit(low, high, value.get("why", "") if isinstance(value, dict) else "")
+    return limits, tuple(tuple(keys) for keys in order.values())
+
+
+LIMITS, ORDERED_KEYS = _load_limits()
+
+
+def limit_for(key: str) -> Limit | None:
+    """The limit of a dotted key: ``section.key[.year]`` or ``section.NAME.key``."""
+    parts = key.split(".")
+    if parts[0] in NAMED_SECTIONS:
+        return LIMITS.get(f"{parts[0]}.{parts[2]}") if len(parts) >= 3 else None
+    return LIMITS.get(".".join(parts[:2]))
+
+
+def _check_limit(file: Path, key: str, v: float) -> None:
+    limit = limit_for(key)
+    if limit is not None and not limit.low <= v <= limit.high:
+        raise ScenarioError(file, key, limit.describe(), v)
 
 
 def _load_defaults() -> dict[str, Any]:
@@ -175,21 +224,11 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
         case "number":
             if not _is_number(v) or (not f.signed and v < 0):
                 fail()
-            if any(s in key.rsplit(".", 1)[-1] for s in SHARE_KEYS) and v > 1:
-                raise ScenarioError(file, key, "a share between 0 and 1", v)
+            _check_limit(file, key, v)
         case "integer":
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 fail()
-            if key in POPULATION_LIMITS and not 1 <= v <= POPULATION_LIMITS[key]:
-                raise ScenarioError(
-                    file,
-                    key,
-                    f"a count from 1 to {POPULATION_LIMITS[key]:,} (20 times the city's; a run of the city's "
-                    "640,000 households takes about 400 MB, so 20 times would take about 8 GB)",
-                    v,
-                )
-            if key.endswith("_years") and v < 1:  # a term, a life, an expectation horizon
-                raise ScenarioError(file, key, "a whole number of years, at least 1", v)
+            _check_limit(file, key, v)
         case "year":
             if not isinstance(v, int) or isinstance(v, bool):
                 fail()
@@ -208,8 +247,13 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
             if not isinstance(v, list) or not v or any(x not in f.choices for x in v):
                 fail()
         case "bands":
+            most_yen = LIMITS["subsidies.flat_yen"].high
             ok = isinstance(v, list) and all(
-                isinstance(b, list) and len(b) == 3 and all(_is_number(x) and x >= 0 for x in b) and b[0] < b[1]
+                isinstance(b, list)
+                and len(b) == 3
+                and all(_is_number(x) and x >= 0 for x in b)
+                and b[0] < b[1]
+                and b[2] <= most_yen
                 for b in v
             )
             if not ok:
@@ -222,6 +266,7 @@ def _check_value(file: Path, key: str, f: Field, v: Any) -> None:
                     raise ScenarioError(file, f"{key}.{year}", _describe(f), year)
                 if not _is_number(value) or value < 0:
                     raise ScenarioError(file, f"{key}.{year}", "a finite non-negative number", value)
+                _check_limit(file, f"{key}.{year}", value)
 
 
 def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) -> None:
@@ -233,15 +278,9 @@ def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) 
         _check_value(file, f"{prefix}.{key}", schema[key], value)
 
 
-# agents a scenario may ask for: none at all divides by zero, and far more than the city
-# holds would not fit in memory (about 600 bytes an agent at full scale)
-POPULATION_LIMITS = {
-    "population.households": 12_800_000,
-    "population.businesses": 808_000,
-    "population.farm_households": 70_000,
-}
-# a scenario's name names its output directory: one safe path component
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# a scenario's name names its output directory: one safe path component, short enough
+# for the time stamp and a partial suffix to fit a file system's 255 bytes
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # which agents can adopt which technologies: a grant for others would reach nobody
 ADOPTERS = {"households": ("pv", "ppa", "zeh", "ev"), "businesses": ("pv", "ppa"), "farmers": ("solar_sharing",)}
 
@@ -251,7 +290,7 @@ def validate_file_content(file: Path, content: dict[str, Any]) -> None:
     head = content.get("scenario")
     name = head.get("name") if isinstance(head, dict) else None
     if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
-        expected = "letters, digits, '-', '_' or '.', starting with a letter or digit (it names a directory)"
+        expected = "up to 100 letters, digits, '-', '_' or '.', starting with a letter or digit (it names a directory)"
         raise ScenarioError(file, "scenario.name", expected, name)
     for section, table in content.items():
         if section in NAMED_SECTIONS:
@@ -389,18 +428,56 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                     raise ScenarioError(
                         file, f"{section}.{name}.agents", f"agents who can adopt {technology} ({able})", entry["agents"]
                     )
+    for section, schema in SECTION_SCHEMAS.items():
+        if section in data or section == "tariffs":
+            for key, f in schema.items():
+                if f.required and key not in data.get(section, {}):
+                    raise ScenarioError(file, f"{section}.{key}", _describe(f))
     for section in ("joint_purchase", "ppa_promotion"):
         entry = data.get(section, {})
-        if entry.get("first_fiscal_year", FIRST_FISCAL_YEAR) > entry.get("last_fiscal_year", LAST_FISCAL_YEAR):
+        if entry and entry["first_fiscal_year"] > entry["last_fiscal_year"]:
             raise ScenarioError(
                 file,
                 f"{section}.last_fiscal_year",
                 f"a year not before first_fiscal_year ({entry['first_fiscal_year']})",
                 entry["last_fiscal_year"],
             )
-    for key, f in SECTION_SCHEMAS["tariffs"].items():
-        if f.required and key not in data.get("tariffs", {}):
-            raise ScenarioError(file, f"tariffs.{key}", _describe(f))
+    for keys in ORDERED_KEYS:
+        values = [_dotted(data, k) for k in keys]
+        for (before, low), (key, value) in itertools.pairwise(zip(keys, values, strict=True)):
+            if value < low:
+                raise ScenarioError(file, key, f"a value not below {before} ({_amount(low)})", value)
+    most = _highest_cost_yen_per_kw(data)
+    for name, entry in data.get("subsidies", {}).items():
+        ceiling = most.get(entry["technology"])
+        if ceiling is not None and entry.get("yen_per_kw", 0.0) > ceiling:
+            raise ScenarioError(
+                file,
+                f"subsidies.{name}.yen_per_kw",
+                f"a grant no larger than the highest cost of {entry['technology']} in this scenario "
+                f"({_amount(ceiling)} yen/kW)",
+                entry["yen_per_kw"],
+            )
+
+
+def _dotted(data: dict[str, Any], key: str) -> Any:
+    section, name = key.split(".")
+    return data[section][name]
+
+
+def _highest_cost_yen_per_kw(data: dict[str, Any]) -> dict[str, float]:
+    """The dearest a kW of each technology gets in a scenario: a grant per kW above it
+    would pay more than the system costs."""
+    prices = data["prices"]
+    pv = max(*prices["pv_cost_yen_per_kw"].values(), *prices["pv_cost_new_build_yen_per_kw"].values())
+    # businesses' systems cost a factor of the residential price, which may exceed 1
+    pv_any = pv * max(1.0, prices["business_pv_cost_factor"])
+    return {
+        "pv": pv_any,
+        "ppa": pv_any,
+        "zeh": pv,
+        "solar_sharing": data["technology"]["solar_sharing_cost_yen_per_kw"],
+    }
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

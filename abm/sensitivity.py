@@ -54,6 +54,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 import tomllib
@@ -82,7 +83,15 @@ from abm.posterior import load as load_posterior
 from abm.posterior import provenance as posterior_provenance
 from abm.report import indicators
 from abm.runner import replicate_seeds, run_scenario
-from abm.scenario import NAMED_SECTIONS, SECTION_SCHEMAS, Scenario, ScenarioError, load_scenario, read_toml_text
+from abm.scenario import (
+    NAME_PATTERN,
+    NAMED_SECTIONS,
+    SECTION_SCHEMAS,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    read_toml_text,
+)
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "experiments" / "sensitivity"
 RESULTS_DIR = Path("results")
@@ -367,7 +376,15 @@ def load_spec(name_or_path: str | Path) -> Spec:
     )
     spec = Spec(
         path=path,
-        name=_field(path, exp, "name", w, lambda v: isinstance(v, str) and v, "a name", path.stem),
+        name=_field(
+            path,
+            exp,
+            "name",
+            w,
+            lambda v: isinstance(v, str) and NAME_PATTERN.fullmatch(v),
+            "a name of up to 100 letters, digits, '-', '_' or '.', starting with a letter or digit (it names a directory)",
+            path.stem,
+        ),
         description=_field(path, exp, "description", w, lambda v: isinstance(v, str), "a string", ""),
         method=method,
         model=model,
@@ -391,13 +408,21 @@ def _base_path(spec_path: Path, name: str) -> Path:
     return beside if beside.is_file() else Path(name)
 
 
+# input and group names head columns of the design and the indices, and lines of the report
+IDENTIFIER = "a name of letters, digits and '_', starting with a letter"
+
+
+def _is_identifier(v: Any) -> bool:
+    return isinstance(v, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v) is not None
+
+
 def _parse_input(file: Path, table: dict[str, Any], index: int) -> Input:
     name = table.get("name")
-    w = f"inputs[{index}]" if not isinstance(name, str) else f"input '{name}'"
+    w = f"input '{name}'" if _is_identifier(name) else f"inputs[{index}]"
     for key in table:
         if key not in INPUT_FIELDS:
             raise SpecError(file, f"{w}.{key}: unknown field (expected one of {', '.join(INPUT_FIELDS)})")
-    name = _field(file, table, "name", w, lambda v: isinstance(v, str) and v, "a name")
+    name = _field(file, table, "name", w, _is_identifier, IDENTIFIER)
     key = _field(file, table, "key", w, lambda v: isinstance(v, str) and v, "the scenario key it sets")
     bounds = _field(
         file,
@@ -437,7 +462,7 @@ def _parse_input(file: Path, table: dict[str, Any], index: int) -> Input:
         raise SpecError(file, f"{w}.mode: expected low <= mode < high, got {parameters['mode']}")
     if dist == "truncated_normal" and parameters["sd"] <= 0:
         raise SpecError(file, f"{w}.sd: expected a number > 0, got {parameters['sd']}")
-    group = _field(file, table, "group", w, lambda v: isinstance(v, str) and v, "a group name", None)
+    group = _field(file, table, "group", w, _is_identifier, IDENTIFIER, None)
     return Input(name, key, low, high, dist, group, integer, **parameters)
 
 

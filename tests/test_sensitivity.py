@@ -401,7 +401,7 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
         (
             'key = "joint_purchase.cost_reduction_share"\nbounds = [0.0, 0.3]',
             'key = "joint_purchase.cost_reduction_share"\nbounds = [0.0, 1.3]',
-            "refuses joint_purchase.cost_reduction_share: expected a share between 0 and 1, got 1.3",
+            "refuses joint_purchase.cost_reduction_share: expected a share from 0 to 1 (the admissible range in limits.toml), got 1.3",
         ),
     ],
 )
