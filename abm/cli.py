@@ -31,9 +31,11 @@ from pathlib import Path
 
 from abm.arguments import fraction, positive_int, seed_number
 from abm.clock import FISCAL_YEARS
-from abm.execution import ExperimentBusy, ExperimentMismatch, process_pool
+from abm.execution import ExperimentMismatch, process_pool
 from abm.output import (
+    OutputBusy,
     atomic_directory,
+    claimed,
     provenance,
     write_csv,
     write_json,
@@ -156,15 +158,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     posterior, draws = _posterior_draws(args.no_posterior, scenario, seeds)
     show = not args.no_progress and sys.stderr.isatty()
     started = dt.datetime.now(dt.UTC)
-    try:
-        results = _run_replicates(args, scenario, seeds, draws, show)
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing written", file=sys.stderr)
-        return 130
-    try:
-        summary = _write_run(out, args, scenario, seeds, posterior, draws, started, results)
-    except FileExistsError as err:
-        raise UsageError(f"--out {err}") from None
+    with claimed(out):
+        if out.exists():  # made while this run loaded its inputs
+            raise UsageError(f"--out {out}: directory exists already; choose a new one")
+        try:
+            results = _run_replicates(args, scenario, seeds, draws, show)
+        except KeyboardInterrupt:
+            print("\ninterrupted: nothing written", file=sys.stderr)
+            return 130
+        try:
+            summary = _write_run(out, args, scenario, seeds, posterior, draws, started, results)
+        except FileExistsError as err:
+            raise UsageError(f"--out {err}") from None
     ind = summary["indicators"]
     print(f"wrote {out}")
     print(
@@ -423,7 +428,7 @@ def _command(args: argparse.Namespace) -> int:
             from abm.sensitivity import cmd_sensitivity  # imports SALib: only when asked
 
             return cmd_sensitivity(args)
-    except (ScenarioError, UsageError, ExperimentBusy, ExperimentMismatch) as err:
+    except (ScenarioError, UsageError, OutputBusy, ExperimentMismatch) as err:
         # one line, whatever a file's keys or values hold
         print("abm: error: " + str(err).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return 2

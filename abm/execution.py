@@ -29,7 +29,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from abm.clock import LAST_FISCAL_YEAR
-from abm.output import atomic_file
+from abm.output import OutputBusy, atomic_file
 from abm.runner import RunResult, run_scenario, settle_worker
 from abm.scenario import Scenario
 
@@ -176,7 +176,7 @@ def run_model_experiment(
     return _run_missing(functools.partial(evaluate_model, model), specs, store, pool, on_done)
 
 
-class ExperimentBusy(RuntimeError):
+class ExperimentBusy(OutputBusy):
     """Another process is running the experiment of this run store."""
 
 

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from abm.runner import RunResult
 
 LEADING_COLUMNS = (
@@ -103,6 +105,34 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+class OutputBusy(RuntimeError):
+    """Another process is writing this output."""
+
+
+@contextlib.contextmanager
+def claimed(final: Path) -> Iterator[None]:
+    """Hold the claim on output ``final`` while a run computes and writes it, so that a
+    second run on the same output is refused at once rather than after computing for
+    nothing. The claim is a lock file beside ``final``, removed before it is released:
+    a process that opened it meanwhile finds it unlinked and takes a new one (filelock
+    checks for that)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    path = final.parent / f".{final.name}.lock"
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputBusy(
+            f"{final}: another abm process is writing it; wait for it to finish or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        lock.release()
 
 
 @contextlib.contextmanager

@@ -167,6 +167,42 @@ def test_existing_out_refused_and_untouched(tmp_path, capsys):
     assert [p.name for p in out.parent.iterdir()] == ["run"]
 
 
+def test_second_run_on_an_out_being_written_is_refused_at_once(tmp_path, monkeypatch, capsys):
+    """Two ``abm run`` with one --out: the second is refused before it computes
+    anything (it used to compute the whole run and then fail on the rename)."""
+    out = tmp_path / "results" / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from abm.output import claimed\n"
+            "with claimed(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        computed = []
+        monkeypatch.setattr(abm.cli, "_run_replicates", lambda *a: computed.append(a))
+        code = main(run_args(out, 1, scale="0.005"))
+        err = capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2
+    assert err.count("\n") == 1 and str(out) in err and "another abm process is writing it" in err
+    assert computed == []
+    assert not out.exists()
+
+
+def test_a_finished_run_leaves_no_claim_beside_its_output(tmp_path):
+    out = tmp_path / "results" / "run"
+    assert main(run_args(out, 1, scale="0.005")) == 0
+    assert [p.name for p in out.parent.iterdir()] == ["run"]
+
+
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
