@@ -562,36 +562,53 @@ def grant_in_order(ledger, p, amounts, weight, arrival_day, row, month):
     """Grant programme ``p``'s applications in order of arrival; who was granted.
 
     Each simulated applicant stands for ``weight`` real ones. The first application
-    that no longer fits the year's budget closes the programme (on its arrival day)
-    until the next fiscal year, so a budget is never exceeded.
+    that no longer fits the year's budget closes the programme, on its arrival day,
+    until the next fiscal year, so a budget is never exceeded. A programme drawing on
+    a budget shared with others must fit both its own budget, if it has one, and the
+    shared one; when the shared one is what runs out, every programme on it closes.
     """
-    spent, grants, closed, exhausted_month, exhausted_day, budget = ledger
+    spent, grants, closed, exhausted_month, exhausted_day, own_budget, pool_of, pool_spent, pool_budget = ledger
     n = amounts.size
     granted = np.zeros(n, dtype=np.bool_)
     if closed[p] or n == 0:
         return granted
-    limit = (budget[p] - spent[row, p]) * (1 + BUDGET_SLACK)
+    q = pool_of[p]
+    own_limit = (own_budget[p] - spent[row, p]) * (1 + BUDGET_SLACK)
+    pool_limit = (pool_budget[q] - pool_spent[row, q]) * (1 + BUDGET_SLACK)
     cost, n_granted = 0.0, n
     for t in range(n):
         after = cost + amounts[t] * weight
-        if after > limit:
+        if after > own_limit or after > pool_limit:
             n_granted = t
             break
         cost = after
     granted[:n_granted] = True
     spent[row, p] += cost
+    pool_spent[row, q] += cost
     grants[row, p] += n_granted * weight
     if n_granted < n:
-        closed[p] = True
-        exhausted_month[row, p] = month
-        exhausted_day[row, p] = arrival_day[n_granted]
+        pool_ran_out = cost + amounts[n_granted] * weight > pool_limit
+        for other in range(pool_of.size):
+            if (other == p or (pool_ran_out and pool_of[other] == q)) and not closed[other]:
+                closed[other] = True
+                exhausted_month[row, other] = month
+                exhausted_day[row, other] = arrival_day[n_granted]
     return granted
+
+
+@jit
+def budget_left(ledger, p, row):
+    """What programme ``p`` can still grant this year, yen: the lesser of what is left
+    of its own budget and of the one it draws on."""
+    q = ledger[6][p]
+    return min(ledger[5][p] - ledger[0][row, p], ledger[8][q] - ledger[7][row, q])
 
 
 @jit
 def refund(ledger, p, amount_yen, agents, weight, row):
     """Give back ``amount_yen`` that ``agents`` took and then did not use."""
     ledger[0][row, p] -= amount_yen * weight
+    ledger[7][row, ledger[6][p]] -= amount_yen * weight
     ledger[1][row, p] -= agents * weight
 
 
@@ -619,7 +636,7 @@ def choose(
     Agents apply for the grants of the option they prefer; when a budget cannot grant
     every applicant they arrive in a random order over the month's ``days``, and an
     agent refused re-decides without the grant (keeping its taste); a programme that
-    ran out is closed to everybody not yet granted. Agents who then leave an option
+    ran out (its own or one it shares) is closed to everybody not yet granted. Agents who then leave an option
     give its grants back. ``grants`` is :meth:`abm.policy.PolicyEnvironment.grants`
     for the month; each agent stands for ``weight`` real ones. The order of arrival is
     drawn over ``arrivals`` agents, of whom agent i is number ``slots[i]`` (an empty
@@ -678,7 +695,7 @@ def choose(
                 continue
             applicants = applicants_buffer[:n_applying]
             amounts = amount[o][applicants]
-            if amounts.sum() * weight <= ledger[5][p] - ledger[0][row, p]:
+            if amounts.sum() * weight <= budget_left(ledger, p, row):
                 days_of = np.ones(applicants.size, dtype=np.int64)  # all granted: no order needed
             else:
                 if rank.size == 0:
@@ -699,7 +716,7 @@ def choose(
             if not ok.all():
                 refused = True
                 for other in range(n_offers):
-                    if offer_programme[other] == p:
+                    if closed[offer_programme[other]]:
                         offered[other] &= granted[other]
         if not refused:
             break

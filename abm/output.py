@@ -195,6 +195,7 @@ def write_programme_spending(path: Path, results: Sequence[RunResult]) -> None:
         "technology",
         "granted_yen",
         "grants",
+        "budget",
         "annual_budget_yen",
         "exhausted_on",
     ]

@@ -2,10 +2,12 @@
 
 A :class:`SubsidyProgramme` pays an amount per kW, a flat amount or an amount by size
 band, limited by a cap and a share of cost, to the agents and technology it names,
-from its first to its last fiscal year. Its annual budget is granted first-come
-within the fiscal year: applications are taken in order of arrival and the first
-one that no longer fits closes the programme until the next fiscal year, so a budget
-is never exceeded. National, prefectural and city programmes stack.
+from its first to its last fiscal year. Its annual budget, its own or one shared
+with other programmes (``[budgets.NAME]``, as the city's household programme pays
+several technologies from one budget), is granted first-come within the fiscal year:
+applications are taken in order of arrival and the first one that no longer fits
+closes the programmes of that budget until the next fiscal year, so a budget is never
+exceeded. National, prefectural and city programmes stack.
 
 :class:`PolicyEnvironment` gathers what a scenario says about policy and answers the
 populations' questions: which grants an agent can expect, whether it gets them,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +71,7 @@ class SubsidyProgramme:
     cap_yen: float = math.inf
     max_share_of_cost: float = 1.0
     annual_budget_yen: float = math.inf
+    budget: str = ""  # the shared budget it draws on ([budgets.NAME]), instead of a budget of its own
     description: str = ""
 
     @classmethod
@@ -118,15 +122,24 @@ class Campaign:
 
 @dataclass
 class BudgetLedger:
-    """What each programme has granted in each fiscal year, and when it ran out."""
+    """What each programme has granted in each fiscal year, and when it ran out.
+
+    A programme has a budget of its own, or draws on one it shares with others
+    (``shared_budgets_yen``, by name), as the city's household programme pays PV,
+    batteries and ZEH from one budget, or both (its own is then a ceiling within the
+    shared one): applications are granted first come across all the programmes of a
+    shared budget, and the first that no longer fits it closes them all.
+    """
 
     programmes: tuple[SubsidyProgramme, ...]
+    shared_budgets_yen: Mapping[str, float] = field(default_factory=dict)
     fiscal_year: int = FISCAL_YEARS[0]
-    spent_yen: np.ndarray = field(init=False)
+    spent_yen: np.ndarray = field(init=False)  # by programme
     grants: np.ndarray = field(init=False)
     closed: np.ndarray = field(init=False)
     exhausted_month: np.ndarray = field(init=False)  # step of the month a budget ran out
     exhausted_day: np.ndarray = field(init=False)  # its day, 0 if it did not
+    budget_spent_yen: np.ndarray = field(init=False)  # by budget (own or shared)
 
     def __post_init__(self) -> None:
         n, years = len(self.programmes), len(FISCAL_YEARS)
@@ -135,8 +148,30 @@ class BudgetLedger:
         self.closed = np.zeros(n, dtype=bool)
         self.exhausted_month = np.zeros((years, n), dtype=np.int64)
         self.exhausted_day = np.zeros((years, n), dtype=np.int64)
-        budget = np.array([p.annual_budget_yen for p in self.programmes], dtype=float)
-        self.arrays = (self.spent_yen, self.grants, self.closed, self.exhausted_month, self.exhausted_day, budget)
+        own = np.array([p.annual_budget_yen for p in self.programmes], dtype=float)
+        # each programme draws on a shared budget, or on its own as a budget of one
+        pools = list(dict.fromkeys(p.budget or f"programme:{p.name}" for p in self.programmes))
+        pool_of = np.array([pools.index(p.budget or f"programme:{p.name}") for p in self.programmes], dtype=np.int64)
+        pool_budget = np.array(
+            [self.shared_budgets_yen[b] if not b.startswith("programme:") else math.inf for b in pools], dtype=float
+        )
+        self.budget_spent_yen = np.zeros((years, len(pools)))
+        self.arrays = (
+            self.spent_yen,
+            self.grants,
+            self.closed,
+            self.exhausted_month,
+            self.exhausted_day,
+            own,
+            pool_of,
+            self.budget_spent_yen,
+            pool_budget,
+        )
+
+    def budget_yen(self, index: int) -> float:
+        """The most programme ``index`` can grant in a year: the lesser of its own
+        budget and the shared one it draws on."""
+        return float(min(self.arrays[5][index], self.arrays[8][self.arrays[6][index]]))
 
     @property
     def row(self) -> int:
@@ -190,7 +225,8 @@ class PolicyEnvironment:
         self.campaigns = tuple(
             Campaign.from_table(name, table) for name, table in sorted(scenario.section("campaigns").items())
         )
-        self.ledger = BudgetLedger(self.programmes)
+        shared = {name: table["annual_budget_yen"] for name, table in scenario.section("budgets").items()}
+        self.ledger = BudgetLedger(self.programmes, shared)
         self.programme_arrays = programme_arrays(self.programmes)
         self._programmes_for: dict[tuple[str, str, int], list[int]] = {}
         self._offers: dict[tuple[str, int, tuple[str | None, ...]], tuple[np.ndarray, ...]] = {}

@@ -90,7 +90,8 @@ def run_scenario(
             "technology": p.technology,
             "granted_yen": float(ledger.spent_yen[row, i]),
             "grants": float(ledger.grants[row, i]),
-            "annual_budget_yen": p.annual_budget_yen,
+            "budget": p.budget,  # a shared budget's name; empty for a budget of its own
+            "annual_budget_yen": ledger.budget_yen(i),
         }
         for row, fy in enumerate(table["fiscal_year"])
         for i, p in enumerate(ledger.programmes)

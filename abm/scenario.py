@@ -91,8 +91,15 @@ PROGRAMME_SCHEMA: dict[str, Field] = {
     "cap_yen": Field("number"),
     "max_share_of_cost": Field("number"),
     "annual_budget_yen": Field("number"),
+    # a shared budget, [budgets.NAME]; an annual_budget_yen beside it is a ceiling within it
+    "budget": Field("string"),
     "first_fiscal_year": _YEAR,
     "last_fiscal_year": _YEAR,
+    "description": Field("string"),
+}
+# a budget that several programmes draw on, first come across all of them
+BUDGET_SCHEMA: dict[str, Field] = {
+    "annual_budget_yen": Field("number", required=True),
     "description": Field("string"),
 }
 CAMPAIGN_SCHEMA: dict[str, Field] = {
@@ -135,6 +142,7 @@ SECTION_SCHEMAS: dict[str, dict[str, Field]] = {
 }
 NAMED_SECTIONS: dict[str, dict[str, Field]] = {
     "subsidies": PROGRAMME_SCHEMA,
+    "budgets": BUDGET_SCHEMA,
     "campaigns": CAMPAIGN_SCHEMA,
 }
 
@@ -414,7 +422,7 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                     "'large_emitters' only with agents = [\"businesses\"]",
                     entry["agents"],
                 )
-            if entry["first_fiscal_year"] > entry["last_fiscal_year"]:
+            if "first_fiscal_year" in entry and entry["first_fiscal_year"] > entry["last_fiscal_year"]:
                 raise ScenarioError(
                     file,
                     f"{section}.{name}.last_fiscal_year",
@@ -428,6 +436,7 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                     raise ScenarioError(
                         file, f"{section}.{name}.agents", f"agents who can adopt {technology} ({able})", entry["agents"]
                     )
+                _check_shared_budget(file, name, entry, data.get("budgets", {}))
     for section, schema in SECTION_SCHEMAS.items():
         if section in data or section == "tariffs":
             for key, f in schema.items():
@@ -458,6 +467,14 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                 f"({_amount(ceiling)} yen/kW)",
                 entry["yen_per_kw"],
             )
+
+
+def _check_shared_budget(file: Path, name: str, entry: dict[str, Any], budgets: dict[str, Any]) -> None:
+    """A programme on a shared budget names one that exists."""
+    shared = entry.get("budget")
+    if shared is not None and shared not in budgets:
+        known = f"one of {', '.join(sorted(budgets))}" if budgets else "none is defined"
+        raise ScenarioError(file, f"subsidies.{name}.budget", f"the name of a [budgets.NAME] table ({known})", shared)
 
 
 def _dotted(data: dict[str, Any], key: str) -> Any:

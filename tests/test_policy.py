@@ -16,6 +16,7 @@ measures.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -102,15 +103,16 @@ band = st.tuples(
 ).map(lambda b: (b[0], b[0] + b[1], b[2]))
 
 
+BUDGETS = st.one_of(
+    st.just(math.inf),
+    st.floats(0.0, 2e5, allow_nan=False),  # small: a few grants or none
+    st.floats(0.0, 5e7, allow_nan=False),
+)
+
+
 @st.composite
 def programmes(draw, name: str = "p") -> SubsidyProgramme:
-    budget = draw(
-        st.one_of(
-            st.just(math.inf),
-            st.floats(0.0, 2e5, allow_nan=False),  # small: a few grants or none
-            st.floats(0.0, 5e7, allow_nan=False),
-        )
-    )
+    budget = draw(BUDGETS)
     return SubsidyProgramme(
         name=name,
         level=draw(st.sampled_from(["national", "prefecture", "city"])),
@@ -159,8 +161,15 @@ application = st.tuples(
 
 @st.composite
 def ledger_cases(draw):
-    n_programmes = draw(st.integers(1, 3))
+    """Programmes with budgets of their own and some of them on one shared budget too
+    (their own, where finite, a ceiling within it)."""
+    n_programmes = draw(st.integers(1, 4))
     progs = tuple(draw(programmes(name=f"p{i}")) for i in range(n_programmes))
+    sharing = draw(st.lists(st.booleans(), min_size=n_programmes, max_size=n_programmes))
+    progs = tuple(
+        dataclasses.replace(p, budget="shared") if share else p for p, share in zip(progs, sharing, strict=True)
+    )
+    shared = {"shared": draw(BUDGETS)}
     first = draw(st.integers(FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR - 1))
     n_years = draw(st.integers(2, min(4, LAST_FISCAL_YEAR - first + 1)))
     weight = draw(st.sampled_from([1.0, 2.5, 20.0, 100.0]))
@@ -176,14 +185,18 @@ def ledger_cases(draw):
             max_size=n_years,
         )
     )
-    return progs, first, weight, streams
+    return progs, shared, first, weight, streams
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(ledger_cases())
 def test_budget_ledger_first_come_never_exceeds(case):
-    progs, first, weight, streams = case
-    ledger = BudgetLedger(progs)
+    progs, shared, first, weight, streams = case
+    ledger = BudgetLedger(progs, shared)
+    members = {
+        i: [j for j, q in enumerate(progs) if (q.budget or q.name) == (p.budget or p.name)] for i, p in enumerate(progs)
+    }
+    event(f"programmes on the shared budget: {sum(bool(p.budget) for p in progs)}")
     reference: dict[tuple[int, int], list[float]] = {}  # (row, programme) -> grants and refunds
     counts: dict[tuple[int, int], int] = {}  # (row, programme) -> simulated agents granted
     for y, year in enumerate(streams):
@@ -192,6 +205,10 @@ def test_budget_ledger_first_come_never_exceeds(case):
         row = fy - FIRST_FISCAL_YEAR
         assert not ledger.closed.any()  # every programme reopens each fiscal year
         closed_in = [False] * len(progs)
+
+        def budget_spent(i: int, row: int = row) -> float:
+            return math.fsum(ledger.spent_yen[row, j] for j in members[i])
+
         for m, batches in enumerate(year):
             month = Month(row * MONTHS_PER_YEAR + m)
             assert month.fiscal_year == fy
@@ -200,31 +217,41 @@ def test_budget_ledger_first_come_never_exceeds(case):
                 kw = np.array([a[0] for a in apps])
                 amounts = prog.amount_yen(kw, kw * np.array([a[1] for a in apps]))
                 days = np.array([1 + int(a[2] * month.days) for a in apps], dtype=np.int64)
-                before = ledger.spent_yen[row, i]
-                was_closed = bool(ledger.closed[i])
+                before, before_shared = ledger.spent_yen[row, i], budget_spent(i)
+                was_closed, closed_before = bool(ledger.closed[i]), ledger.closed.copy()
                 granted = ledger.grant(i, amounts, weight, days, month)
                 k = int(granted.sum())
                 # a prefix of the arrival order
                 assert granted[:k].all() and not granted[k:].any()
-                budget = prog.annual_budget_yen
+                own = prog.annual_budget_yen
+                pool = shared[prog.budget] if prog.budget else math.inf
+                assert ledger.budget_yen(i) == min(own, pool)
                 if was_closed:
                     assert k == 0
                     assert ledger.spent_yen[row, i] == before
                     assert ledger.closed[i]
                 elif k < len(apps):
-                    # stopped at the first application that does not fit, and closed
-                    needed = before + math.fsum(amounts[: k + 1]) * weight
-                    assert needed > budget * (1 - ROUNDING)
-                    assert ledger.closed[i]
-                    closed_in[i] = True
-                    date = ledger.exhausted_on[(prog.name, fy)]
-                    assert date == month.date(int(days[k]))
-                    assert (date.year, date.month) == (month.calendar_year, month.calendar_month)
-                    assert 1 <= date.day <= month.days
+                    # stopped at the first application that does not fit its own budget
+                    # or the shared one, and closed the programme on its day; when the
+                    # shared budget ran out, every programme on it
+                    nxt = math.fsum(amounts[: k + 1]) * weight
+                    assert before + nxt > own * (1 - ROUNDING) or before_shared + nxt > pool * (1 - ROUNDING)
+                    closing = list(np.flatnonzero(ledger.closed & ~closed_before))
+                    assert i in closing
+                    if len(closing) > 1 or before + nxt <= own * (1 - ROUNDING):
+                        assert before_shared + nxt > pool * (1 - ROUNDING)
+                        assert closing == [j for j in members[i] if not closed_before[j]]
+                    for j in closing:
+                        closed_in[j] = True
+                        date = ledger.exhausted_on[(progs[j].name, fy)]
+                        assert date == month.date(int(days[k]))
+                        assert (date.year, date.month) == (month.calendar_year, month.calendar_month)
+                        assert 1 <= date.day <= month.days
                 else:
                     assert not ledger.closed[i]
                 reference.setdefault((row, i), []).append(math.fsum(amounts[:k]) * weight)
-                assert ledger.spent_yen[row, i] <= budget * (1 + ROUNDING)
+                assert budget_spent(i) <= pool * (1 + ROUNDING)
+                assert ledger.spent_yen[row, i] <= own * (1 + ROUNDING)
                 counts[(row, i)] = counts.get((row, i), 0) + k
                 # refunds of some of this month's grants
                 refund = np.array([a[3] for a in apps[:k]], dtype=bool)
@@ -233,7 +260,8 @@ def test_budget_ledger_first_come_never_exceeds(case):
                     reference[(row, i)].append(-math.fsum(amounts[:k][refund]) * weight)
                     counts[(row, i)] -= int(refund.sum())
                     assert ledger.closed[i] == (was_closed or k < len(apps))
-                assert ledger.spent_yen[row, i] <= budget * (1 + ROUNDING)
+                assert budget_spent(i) <= pool * (1 + ROUNDING)
+                assert ledger.spent_yen[row, i] <= own * (1 + ROUNDING)
                 total = math.fsum(reference[(row, i)])
                 scale = max(1.0, math.fsum(abs(x) for x in reference[(row, i)]))
                 assert abs(ledger.spent_yen[row, i] - total) <= 1e-9 * scale
@@ -243,6 +271,10 @@ def test_budget_ledger_first_come_never_exceeds(case):
         for i in range(len(progs)):
             assert bool(ledger.closed[i]) == closed_in[i]
             assert ((progs[i].name, fy) in ledger.exhausted_on) == closed_in[i]
+        # the ledger's own total by budget is the sum of its programmes' grants
+        for i in range(len(progs)):
+            q = ledger.arrays[6][i]
+            assert ledger.budget_spent_yen[row, q] == pytest.approx(budget_spent(i), rel=1e-9, abs=1e-6)
     # rows outside the simulated years were never touched
     touched = {first + y - FIRST_FISCAL_YEAR for y in range(len(streams))}
     for row in set(range(ledger.spent_yen.shape[0])) - touched:
@@ -442,3 +474,33 @@ def test_eligibility_rules():
     np.testing.assert_array_equal(eligible("existing", flags), [False, True])
     np.testing.assert_array_equal(eligible("new_build", flags), [True, False])
     np.testing.assert_array_equal(eligible("large_emitters", flags), [False, True])
+
+
+# --- a budget shared by several programmes ---------------------------------------------
+
+
+def test_shared_budget_is_never_exceeded_and_closes_all_its_programmes_at_once():
+    """experiments/designs/shared-home-budget.toml: the strategy's household PV, ZEH and
+    EV grants drawn from one budget of 280 million yen. Across the three, a year's
+    grants never exceed it; when it runs out, all three close on the same day; and it
+    does run out in some years (else the test would show nothing)."""
+    from abm.runner import run_scenario
+    from abm.scenario import DESIGN_DIR
+
+    scenario = load_scenario(DESIGN_DIR / "shared-home-budget.toml")
+    members = ("city_pv_strategy", "city_zeh", "city_ev")
+    budget = scenario["budgets.city_home.annual_budget_yen"]
+    result = run_scenario(scenario, seed=3, scale=0.05)
+    by_year: dict[int, float] = {}
+    for row in result.programme_spending:
+        if row["programme"] in members:
+            by_year[row["fiscal_year"]] = by_year.get(row["fiscal_year"], 0.0) + row["granted_yen"]
+            assert row["budget"] == "city_home" and row["annual_budget_yen"] == budget
+    assert set(range(2026, 2051)) <= set(by_year)
+    assert max(by_year.values()) <= budget * (1 + 1e-9)
+    ran_out = 0
+    for fy in by_year:
+        dates = {result.budget_exhausted.get(p, {}).get(fy) for p in members}
+        assert len(dates) == 1, (fy, dates)
+        ran_out += dates != {None}
+    assert ran_out >= 10

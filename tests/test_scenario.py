@@ -176,6 +176,8 @@ BAD_FILES = {
         "first_fiscal_year = 2026\nlast_fiscal_year = 2030\n",
         "subsidies.farm_ev.agents",
     ),
+    "unknown_shared_budget": ('[subsidies.city_pv]\nbudget = "city_home"\n', "subsidies.city_pv.budget"),
+    "shared_budget_without_amount": ('[budgets.city_home]\ndescription = "x"\n', "budgets.city_home.annual_budget_yen"),
     "joint_purchase_backwards": (
         "[joint_purchase]\nfirst_fiscal_year = 2040\nlast_fiscal_year = 2030\n",
         "joint_purchase.last_fiscal_year",
