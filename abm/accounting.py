@@ -1,6 +1,7 @@
 """Energy and CO2 accounts of the city, by fiscal year, against its targets.
 
-Renewable energy (TJ) is what the agents' PV, PPA and solar sharing generate plus
+Renewable energy (TJ) is what the agents' PV, PPA and solar sharing generate (rooftop
+systems at their age, :mod:`abm.pv_life`) plus
 the scenario's trajectories for what no agent decides: waste-to-energy, biogas,
 renewable heat, carbon-neutral fuels, procurement from other cities, offsets and
 large ground-mounted PV. The 2050 target is 37,954 TJ.
@@ -55,9 +56,11 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     )
     yield_kwh = tech["pv_yield_kwh_per_kw_year"]
 
-    agent_kw = agent_pv_kw(table)
+    # what the stock produces: each system at its age (abm.pv_life)
+    agent_kw = agent_pv_kw(table) - table["agent_pv_degraded_kw"]
     # a year's output comes from the mean of its opening and closing stock
-    opening = np.concatenate([[table["opening_agent_pv_kw"]], agent_kw[:-1]])
+    opening_kw = table["opening_agent_pv_kw"] - table["opening_agent_pv_degraded_kw"]
+    opening = np.concatenate([[opening_kw], agent_kw[:-1]])
     pv_gwh = (opening + agent_kw) / 2 * yield_kwh / 1e6
     table["agent_pv_generation_tj"] = pv_gwh * TJ_PER_GWH
     for source in EXOGENOUS_SOURCES:
@@ -89,7 +92,7 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     table["co2_change_vs_fy2013_pct"] = (table["co2_kt"] / em["fy2013_kt"] - 1) * 100
     table["co2_change_vs_fy2017_pct"] = (table["co2_kt"] / em["fy2017_kt"] - 1) * 100
     # what the agents' adoptions since April 2014 avoid, at this year's factors
-    added_gwh = pv_gwh - table["opening_agent_pv_kw"] * yield_kwh / 1e6
+    added_gwh = pv_gwh - opening_kw * yield_kwh / 1e6
     initial_ev_km = table["initial_evs"] * tech["car_km_per_year"]
     ev_net_kt = (
         (ev_km - initial_ev_km)

@@ -21,6 +21,7 @@ from abm.population import Context, RooftopPV, Tallies, adoption_log, roof_owner
 class Businesses(RooftopPV):
     agent_type = "businesses"
     behaviour_prefix = "business"
+    fit_term_key = "fit_term_years_business"
 
     def __init__(self, attributes: BusinessAttributes, ctx: Context):
         self.a, self.ctx = attributes, ctx

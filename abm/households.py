@@ -29,6 +29,7 @@ NEW_HOUSES, ROOFTOP, CARS = "households:pv/zeh", "households:pv/ppa", "household
 class Households(RooftopPV):
     agent_type = "households"
     behaviour_prefix = "household"
+    fit_term_key = "fit_term_years_residential"
 
     def __init__(self, attributes: HouseholdAttributes, ctx: Context):
         self.a, self.ctx = attributes, ctx

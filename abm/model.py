@@ -77,6 +77,7 @@ class CityModel(mesa.Model):
         self.month = Month(0)
         self.records: list[dict[str, float]] = []
         self.opening_agent_pv_kw = self._agent_pv_kw()
+        self.opening_agent_pv_degraded_kw = self._degraded_kw(FIRST_FISCAL_YEAR - 1)
         self.initial_evs = self.households.stocks()["evs"]
         self._start_fiscal_year()
 
@@ -89,6 +90,14 @@ class CityModel(mesa.Model):
             + s["business_ppa_kw"]
             + s["solar_sharing_kw"]
         )
+
+    def _degraded_kw(self, fiscal_year: int) -> float:
+        """Rooftop capacity lost to age at the end of ``fiscal_year`` (abm.pv_life), kW."""
+        return sum(p.pv_life.degraded_kw(fiscal_year, p.pv_kw, p.ppa_kw) * p.weight for p in self._rooftops)
+
+    @property
+    def _rooftops(self) -> tuple:
+        return (self.households, self.businesses)
 
     def _start_fiscal_year(self) -> None:
         self.policy.start_fiscal_year(self.month.fiscal_year)
@@ -128,6 +137,13 @@ class CityModel(mesa.Model):
         row["ev_sales"] = hh.year_total(CARS, kernels.ADOPTING)
         row["car_replacements"] = hh.year_total(CARS, kernels.EVENTS)
         row["subsidised_adoptions"] = sum(f.subsidised_adoptions for f in (hh_flows, bz_flows, fm_flows))
+        for prefix, population in (("residential", hh), ("business", bz)):
+            life = population.pv_life.year
+            row[f"{prefix}_pv_repowered_kw"] = life.repowered_kw * population.weight
+            row[f"{prefix}_pv_kept_beyond_life_kw"] = life.kept_kw * population.weight
+            row[f"{prefix}_pv_removed_kw"] = life.removed_kw * population.weight
+        row["pv_panels_removed_t"] = sum(p.pv_life.panels_removed_t() * p.weight for p in self._rooftops)
+        row["agent_pv_degraded_kw"] = self._degraded_kw(fy)
         ledger = self.policy.ledger
         spent = ledger.spent_yen[fy - FIRST_FISCAL_YEAR]
         row["subsidy_spent_yen"] = float(spent.sum())
@@ -159,7 +175,8 @@ class CityModel(mesa.Model):
         columns = {k: np.array([r[k] for r in self.records], dtype=float) for k in self.records[0]}
         columns["fiscal_year"] = columns["fiscal_year"].astype(int)
         columns["opening_agent_pv_kw"] = self.opening_agent_pv_kw
+        columns["opening_agent_pv_degraded_kw"] = self.opening_agent_pv_degraded_kw
         columns["initial_evs"] = self.initial_evs
         add_accounts(columns, self.city_scenario)
-        del columns["opening_agent_pv_kw"], columns["initial_evs"]
+        del columns["opening_agent_pv_kw"], columns["opening_agent_pv_degraded_kw"], columns["initial_evs"]
         return columns

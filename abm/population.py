@@ -18,11 +18,12 @@ import numpy as np
 
 from abm import kernels
 from abm.city import Attributes
-from abm.clock import Month
+from abm.clock import FIRST_FISCAL_YEAR, Month
 from abm.decision import PeerExposure, inverse_degrees
 from abm.economics import Discounting, Market, PVEconomics
 from abm.policy import PolicyEnvironment
-from abm.scenario import Scenario
+from abm.pv_life import EndOfLifeValues, PVLife
+from abm.scenario import AGENT_TYPES, Scenario
 
 # Each decision draws from its own stream for each month, so that two runs with the
 # same seed but different policies (paired runs on common random numbers) consider
@@ -240,6 +241,8 @@ class RooftopPV:
 
     agent_type: str  # "households" or "businesses"
     behaviour_prefix: str  # "household" or "business", as in [behaviour] keys
+    fit_term_key: str  # the [technology] key of its feed-in tariff's term
+    a: Attributes  # with a discount_rate per agent
     ctx: Context
     weight: float
     owners: np.ndarray  # the agents with a roof of their own
@@ -261,8 +264,10 @@ class RooftopPV:
         return self.tallies.flows(self.weight)
 
     def start_pv_year(self, fiscal_year: int) -> None:
-        """This fiscal year's prices, tariffs, measures and grants for the PV decision."""
+        """This fiscal year's prices, tariffs, measures and grants for the PV decision,
+        once the systems at the end of their life are repowered, kept or removed."""
         policy, b, prefix, agents = self.ctx.policy, self.ctx.behaviour, self.behaviour_prefix, self.agent_type
+        self._age_pv(fiscal_year)
         participation, reduction = policy.joint_purchase(fiscal_year)
         self._pv_inputs = (*self._pv_year(fiscal_year), participation, reduction, policy.ppa_maturity(fiscal_year))
         multiplier, pv_bonus = policy.campaign_tables("pv", agents, fiscal_year)
@@ -281,6 +286,20 @@ class RooftopPV:
             policy.campaign_tables("ppa", agents, fiscal_year)[1],
         )
         self._pv_offers = policy.offers(agents, fiscal_year, (None, "pv", "ppa"))
+
+    def _age_pv(self, fiscal_year: int) -> None:
+        life, b = self.pv_life, self.ctx.behaviour
+        if fiscal_year > FIRST_FISCAL_YEAR:
+            life.register(fiscal_year, self.pv_kw, self.ppa_kw)
+        cost, retail, fit, share = self._pv_year(fiscal_year)
+        fit_term = self.ctx.scenario[f"technology.{self.fit_term_key}"]
+        values = EndOfLifeValues(self.ctx.pv, cost, retail, fit, fit_term, share)
+        removed = life.end_of_life(
+            fiscal_year, self.pv_kw, values, self.a.discount_rate, b[f"{self.behaviour_prefix}_buy_constant"],
+            b["econ_weight"],
+        )  # fmt: skip
+        if removed.size:
+            self.pv_peers.add(removed, sign=-1, month=Month.first_of(fiscal_year).step)
 
     def rooftop_pv(self, month: Month) -> None:
         """This month's roof owners considering PV, and their choices
@@ -314,19 +333,21 @@ class RooftopPV:
         chosen = order[: int(np.searchsorted(cumulative, target_kw)) + 1][: pool.size]
         self.pv_kw[chosen] = kw[chosen]
         self.pv_peers.add(chosen)
+        self.pv_life = PVLife(self.ctx.scenario, self.pv_kw.size, self.ctx.seed, AGENT_TYPES.index(self.agent_type))
+        self.pv_life.seed(self.pv_kw, self.ppa_kw)
         # float32 capacities sum exactly in float64, in any order
         self._opening_pv = (float(np.sum(self.pv_kw, dtype=np.float64)), float(np.count_nonzero(self.pv_kw)))
 
     def pv_stocks(self) -> tuple[float, float, float, float]:
         """(kW owned, systems owned, kW under PPAs, PPA contracts) now, per simulated
-        agent: the opening stock plus what the decisions added. No decision removes
-        PV and the sums are exact, so this is a count of ``pv_kw`` and ``ppa_kw`` to
-        the bit, without reading them."""
-        k, t = kernels, self.tallies
+        agent: the opening stock plus what the decisions added less what owners removed
+        at the end of its life. The sums are exact, so this is a count of ``pv_kw`` and
+        ``ppa_kw`` to the bit, without reading them."""
+        k, t, life = kernels, self.tallies, self.pv_life
         pv_kw, systems = self._opening_pv
         return (
-            pv_kw + t.since_start(k.PV_KW),
-            systems + t.since_start(k.PV_SYSTEMS),
+            pv_kw + t.since_start(k.PV_KW) - life.removed_kw,
+            systems + t.since_start(k.PV_SYSTEMS) - life.removed_systems,
             t.since_start(k.PPA_KW),
             t.since_start(k.PPA_CONTRACTS),
         )

@@ -46,9 +46,11 @@ def test_recorder_counts_every_month_and_every_adoption(counted):
     assert {"households:pv/ppa", "households:pv/zeh", "households:ev", "businesses:pv/ppa"} <= set(
         totals["deciding_by_decision"]
     )
-    # households never give PV up: initial stock + monthly adoptions = owners with PV or a PPA
+    # initial stock + monthly adoptions - systems removed at the end of their life = owners with PV or a PPA
     pv_group = id(model.households.pv_peers)
-    adopted = sum(a.size for m in [recorder.initial, *recorder.months] for a, _ in m.updates.get(pv_group, []))
+    adopted = sum(
+        a.size * sign for m in [recorder.initial, *recorder.months] for a, sign in m.updates.get(pv_group, [])
+    )
     hh = model.households
     assert adopted == np.count_nonzero((hh.pv_kw > 0) | (hh.ppa_kw > 0))
 
