@@ -38,6 +38,7 @@ class Households(RooftopPV):
         self.pv_kw = np.zeros(n, dtype=np.float32)
         self.ppa_kw = np.zeros(n, dtype=np.float32)
         self.zeh = np.zeros(n, dtype=bool)
+        self.keeps_its_pv = self.zeh  # a ZEH's PV is part of what makes it one
         self.ev = np.zeros(n, dtype=bool)
         self.rebuilt = np.zeros(n, dtype=bool)  # rebuilt this month
         self.excluded = self.rebuilt  # a house being rebuilt has just made its PV choice

@@ -243,6 +243,7 @@ class RooftopPV:
     behaviour_prefix: str  # "household" or "business", as in [behaviour] keys
     fit_term_key: str  # the [technology] key of its feed-in tariff's term
     a: Attributes  # with a discount_rate per agent
+    keeps_its_pv: np.ndarray | None = None  # agents that never remove their PV (ZEHs)
     ctx: Context
     weight: float
     owners: np.ndarray  # the agents with a roof of their own
@@ -296,7 +297,7 @@ class RooftopPV:
         values = EndOfLifeValues(self.ctx.pv, cost, retail, fit, fit_term, share)
         removed = life.end_of_life(
             fiscal_year, self.pv_kw, values, self.a.discount_rate, b[f"{self.behaviour_prefix}_buy_constant"],
-            b["econ_weight"],
+            b["econ_weight"], self.keeps_its_pv,
         )  # fmt: skip
         if removed.size:
             self.pv_peers.add(removed, sign=-1, month=Month.first_of(fiscal_year).step)

@@ -19,7 +19,8 @@ Gumbel taste):
 * keep: the old system for ``pv_keep_years`` more at its degraded output,
   self-consumed at the expected retail price and exported at the post-FIT price, less
   its upkeep, constant ``pv_keep_constant``; its owner decides again at the end;
-* remove: nothing (utility 0); the owner may buy PV again later, as any owner.
+* remove: nothing (utility 0); the owner may buy PV again later, as any owner. A
+  ZEH's PV is part of what makes it one: its owner repowers or keeps.
 
 Panels repowered or removed are waste, ``pv_panel_t_per_kw`` tonnes per kW: the
 figure the strategy's measure for the proper disposal of panels is about. PPA systems
@@ -114,9 +115,11 @@ class PVLife:
         rate: np.ndarray,
         buy_constant: float,
         econ_weight: float,
+        keeps_its_pv: np.ndarray | None = None,
     ) -> np.ndarray:
         """The owners whose systems' lives end this year choose; returns those who
-        removed theirs (their ``pv_kw`` is set to 0)."""
+        removed theirs (their ``pv_kw`` is set to 0). Owners where ``keeps_its_pv``
+        (a ZEH, whose PV is part of what makes it one) repower or keep."""
         self.year = LifeFlows()
         if not self.enabled:
             return np.empty(0, dtype=np.int64)
@@ -129,6 +132,8 @@ class PVLife:
         cost = value.new_cost_yen_per_kw * kw
         utility[:, REPOWER] = buy_constant + econ_weight * value.repower_npv(kw, rate[due]) / cost
         utility[:, KEEP] = self.keep_constant + econ_weight * value.keep_npv(kw, age, rate[due], self.keep_years) / cost
+        if keeps_its_pv is not None:
+            utility[keeps_its_pv[due], REMOVE] = -np.inf
         choice = np.argmax(utility + self.rng.gumbel(size=utility.shape), axis=1)
         repower, keep, remove = (due[choice == c] for c in (REPOWER, KEEP, REMOVE))
         self.installed[repower] = fiscal_year

@@ -50,6 +50,10 @@ YEARLY = (
     ("solar_sharing_added_kw", ("solar_sharing_added_kw",)),
     ("zeh_built", ("zeh_built",)),
     ("ev_sales", ("ev_sales",)),
+    # the ageing stock (abm/pv_life.py): systems at the end of their life, and the panels' waste
+    ("rooftop_pv_repowered_kw", ("residential_pv_repowered_kw", "business_pv_repowered_kw")),
+    ("rooftop_pv_removed_kw", ("residential_pv_removed_kw", "business_pv_removed_kw")),
+    ("pv_panels_removed_t", ("pv_panels_removed_t",)),
     ("renewable_energy_tj", ("renewable_energy_tj",)),
     ("co2_kt", ("co2_kt",)),
     ("subsidy_spent_yen", ("subsidy_spent_yen",)),
@@ -99,6 +103,7 @@ def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, di
     at_end["co2_kt_total"] = stack(results, "co2_kt").sum(axis=1)
     at_end["city_subsidy_spent_yen_total"] = city_spent
     at_end["co2_avoided_by_adoption_t_total"] = avoided_t
+    at_end["pv_panels_removed_t_total"] = stack(results, "pv_panels_removed_t").sum(axis=1)
     at_end["yen_per_t_co2_avoided"] = spent / np.maximum(avoided_t, 1e-9)
     at_end["city_yen_per_t_co2_avoided"] = city_spent / np.maximum(avoided_t, 1e-9)
     out = {k: band(v) for k, v in at_end.items()}

@@ -117,6 +117,7 @@ CITY_OUTPUTS = (
     "subsidy_spent_yen_total",
     "city_subsidy_spent_yen_total",
     "co2_avoided_by_adoption_t_total",
+    "pv_panels_removed_t_total",
     "yen_per_t_co2_avoided",
     "city_yen_per_t_co2_avoided",
 )

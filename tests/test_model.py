@@ -213,8 +213,10 @@ def test_accounts(strategy_run, strategy):
     )
     np.testing.assert_allclose(table["renewable_energy_tj"], table["agent_pv_generation_tj"] + exogenous, rtol=1e-12)
     assert np.all(table["renewable_target_tj"] == ren["target_tj"])
-    # agent PV: a year's output from the mean of its opening and closing stock, kWh -> TJ
+    # agent PV: a year's output from the mean of its opening and closing stock, each
+    # system at its age (abm/pv_life.py), kWh -> TJ
     kw = table["residential_pv_kw"] + table["business_pv_kw"] + table["ppa_kw"] + table["solar_sharing_kw"]
+    kw = kw - table["agent_pv_degraded_kw"]
     yield_kwh = strategy["technology.pv_yield_kwh_per_kw_year"]
     np.testing.assert_allclose(
         table["agent_pv_generation_tj"][1:], (kw[:-1] + kw[1:]) / 2 * yield_kwh * 3.6e-6, rtol=1e-9

@@ -471,8 +471,9 @@ def test_committed_specs_load(name):
             "ev_share_of_cars_2050",
             "subsidy_spent_yen_total",
             "yen_per_t_co2_avoided",
+            "pv_panels_removed_t_total",
         }
-        assert len(spec.inputs) == 17 and len(spec.groups) == 16
+        assert len(spec.inputs) == 20 and len(spec.groups) == 19
 
 
 def test_morris_screens_what_sobol_analyses():
