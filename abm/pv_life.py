@@ -31,6 +31,7 @@ repowering (no programme of the city's does).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import gamma
 
 import numpy as np
 
@@ -159,8 +160,6 @@ class PVLife:
 
 def _weibull_mean_factor(shape: float) -> float:
     """Mean of a Weibull law of scale 1: Gamma(1 + 1/shape)."""
-    from math import gamma
-
     return gamma(1.0 + 1.0 / shape)
 
 
