@@ -7,8 +7,11 @@ renewable heat, carbon-neutral fuels, procurement from other cities, offsets and
 large ground-mounted PV. The 2050 target is 37,954 TJ.
 
 CO2 (kt) is electricity bought from the grid times the grid's emission factor plus
-fuel emissions. Grid electricity is the city's demand (trend, plus EV charging,
-less ZEH savings) less local and procured renewable electricity. Fuel emissions
+fuel emissions. Grid electricity is the city's demand (trend, plus EV charging and
+the losses of home storage, less ZEH savings) less local and procured renewable
+electricity. PV output is counted once, as generated: what a battery moves from
+export to the house's own use changes who uses it, not how much there is
+(:mod:`abm.storage`); the households' self-consumption is reported beside it. Fuel emissions
 follow a trend, less petrol displaced by EVs, heat and carbon-neutral fuels, and
 offsets. The FY2017 fuel emissions are set so that the model's FY2017 total equals
 the observed 5,058 kt: the accounts are anchored on the observed year.
@@ -72,10 +75,20 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     ev_km = table["evs"] * tech["car_km_per_year"]
     ev_gwh = ev_km / tech["ev_km_per_kwh"] / 1e6
     zeh_gwh = table["zeh_houses"] * tech["zeh_savings_kwh_per_year"] / 1e6
+    # storage moves PV output to the house's own use: no new energy, but its losses
     demand_gwh = (
         em["electricity_gwh_fy2017"] * (1 + em["electricity_demand_trend_per_year"]) ** (years - ANCHOR_YEAR)
         + ev_gwh
         - zeh_gwh
+        + table["storage_losses_gwh"]
+    )
+    owned_gwh = table["residential_pv_kw"] * yield_kwh / 1e6
+    table["household_pv_self_consumed_gwh"] = (
+        owned_gwh * tech["household_self_consumption_share"]
+        + table["storage_shifted_gwh"] * tech["battery_round_trip_efficiency"]
+    )
+    table["household_pv_self_consumption_share"] = np.divide(
+        table["household_pv_self_consumed_gwh"], owned_gwh, out=np.zeros(years.size), where=owned_gwh > 0
     )
     local_gwh = pv_gwh + sum(table[s] for s in ELECTRIC_SOURCES) / TJ_PER_GWH
     grid_gwh = np.maximum(demand_gwh - local_gwh, 0.0)

@@ -1,5 +1,5 @@
 """Households: rooftop PV or a PPA on their house, a ZEH when they build, an EV when
-they replace their car.
+they replace their car, and a battery or V2H beside them (:mod:`abm.storage`).
 
 Only owners of detached houses decide on rooftop PV and PPAs (renters and flat
 dwellers have no roof of their own). Building a new house is a life event: each
@@ -21,6 +21,7 @@ from abm.clock import Month
 from abm.economics import PVEconomics, annuity
 from abm.kernels import DT_YEARS
 from abm.population import Context, RooftopPV, Tallies, adoption_log, roof_owner_table
+from abm.storage import HomeStorage
 
 # the households' decisions, as their tallies are keyed
 NEW_HOUSES, ROOFTOP, CARS = "households:pv/zeh", "households:pv/ppa", "households:ev"
@@ -75,6 +76,7 @@ class Households(RooftopPV):
         self.ev[evs] = True
         self.ev_peers.add(evs)
         self._opening_evs = float(evs.size)
+        self.storage = HomeStorage(ctx.scenario, ctx.behaviour, n, self.owners, ctx.seed)
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
         self.tallies.start_fiscal_year()
@@ -113,6 +115,8 @@ class Households(RooftopPV):
         )
         self._car_behaviour = (b["econ_weight"], b["peer_weight"], policy.campaign_tables("ev", self.agent_type, fy)[1])
         self._ev_offers = policy.offers(self.agent_type, fy, (None, "ev"))
+        self.storage.start_fiscal_year(fy, self.pv_kw, self.pv_life.installed)
+        self._storage_prices = (retail, policy.residential_fit.as_array())
 
     def _pv_year(self, fiscal_year: int) -> tuple[float, ...]:
         market = self.ctx.market
@@ -129,13 +133,14 @@ class Households(RooftopPV):
         return float(self.tallies.year[decision][column]) * self.weight
 
     def step(self, month: Month) -> None:
-        self.build_houses(month)
-        self.rooftop_pv(month)
-        self.replace_cars(month)
+        rebuilt = self.build_houses(month)
+        bought_pv = self.rooftop_pv(month)
+        bought_ev = self.replace_cars(month)
+        self.home_storage(month, np.concatenate((rebuilt[self.pv_kw[rebuilt] > 0], bought_pv)), bought_ev)
 
-    def build_houses(self, month: Month) -> None:
+    def build_houses(self, month: Month) -> np.ndarray:
         """New detached houses: a house with PV keeps it, the others decide afresh
-        (:func:`abm.kernels.build_houses`)."""
+        (:func:`abm.kernels.build_houses`); returns the rebuilt houses."""
         ctx, policy = self.ctx, self.ctx.policy
         self._rebuilt_idx = kernels.build_houses(
             ctx.stream(month, "households.build"),
@@ -158,11 +163,13 @@ class Households(RooftopPV):
             self.tallies.year[NEW_HOUSES],
             self.adoptions,
         )
+        return self._rebuilt_idx
 
-    def replace_cars(self, month: Month) -> None:
-        """Car replacements: an EV or a petrol car (:func:`abm.kernels.replace_cars`)."""
+    def replace_cars(self, month: Month) -> np.ndarray:
+        """Car replacements: an EV or a petrol car (:func:`abm.kernels.replace_cars`);
+        returns the households switching to an EV."""
         ctx, policy = self.ctx, self.ctx.policy
-        kernels.replace_cars(
+        return kernels.replace_cars(
             ctx.stream(month, "households.cars"),
             self.car_owners,
             self.replacement_probability,
@@ -181,6 +188,17 @@ class Households(RooftopPV):
             self.tallies.year[CARS],
             self.adoptions,
         )
+
+    def home_storage(self, month: Month, bought_pv: np.ndarray, bought_ev: np.ndarray) -> None:
+        """This month's storage decisions (:class:`abm.storage.HomeStorage`)."""
+        storage, b = self.storage, self.ctx.behaviour
+        agents = storage.candidates(month, bought_pv, bought_ev, self.pv_kw, self.ev)
+        retail, fit_by_year = self._storage_prices
+        storage.decide(
+            month, agents, self.pv_kw, self.ev, self.pv_life.installed, self.rebuilt, self.a.discount_rate[agents],
+            b["attitude_weight"] * (self.a.attitude[agents] - 0.5), retail, fit_by_year, self.ctx.policy, b,
+            self.weight,
+        )  # fmt: skip
 
     def zeh_and_ev_stocks(self) -> tuple[float, float]:
         """(ZEH houses, EVs) now, per simulated agent, kept from the decisions'
@@ -204,6 +222,7 @@ class Households(RooftopPV):
             "evs": evs * w,
             "detached_owner_households": self.owners.size * w,
             "cars": self.car_owners.size * w,
+            **{k: v * w for k, v in self.storage.stocks(self.pv_kw).items()},
         }
 
 

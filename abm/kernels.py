@@ -924,8 +924,8 @@ def rooftop_pv(
     PPA maturity); ``behaviour`` is (econ weight, peer weight, buy constant, PPA
     constant, PV bonus by flag code, PPA bonus by flag code); ``owner_table`` has a
     row for each of ``owners`` (:data:`ROOF_KW`). Sets ``pv_kw`` and ``ppa_kw`` of
-    those who adopt, counts them as adopting peers, adds to ``tally`` (:data:`TALLY`)
-    and writes adoptions into ``log`` (:data:`ADOPTED`).
+    those who adopt, counts them as adopting peers, adds to ``tally`` (:data:`TALLY`),
+    writes adoptions into ``log`` (:data:`ADOPTED`) and returns the agents who bought PV.
     """
     month = grants[MONTH]
     base_rate, peer_rate, multiplier, max_multiplier = consideration
@@ -934,7 +934,7 @@ def rooftop_pv(
         excluded,
     )  # fmt: skip
     if considering.size == 0:
-        return
+        return owners[:0]
     cost_kw, retail, fit, self_share, participation, reduction, maturity = year
     econ_weight, peer_weight, buy_constant, ppa_constant, pv_bonus, ppa_bonus = behaviour
     m = considering.size
@@ -988,6 +988,7 @@ def rooftop_pv(
             tally[PPA_CONTRACTS] += 1
             _log_adoption(log, LOG_PPA, i, month, logged[t])
     peer_add(peers, month, owners[considering[chosen > 0]], 1)
+    return owners[considering[chosen == 1]]
 
 
 @jit
@@ -1123,8 +1124,8 @@ def replace_cars(
     household (:data:`CAR_FACTOR`, :data:`EV_OWN_UTILITY`); ``bounds`` is (the
     largest own utility, the smallest and the largest car factor) over car owners.
     Counts the households switching to an EV as adopting peers, and those switching
-    back to petrol as no longer adopting; adds to ``tally`` (``EVENTS``: replacements)
-    and writes every EV bought into ``log``.
+    back to petrol as no longer adopting; adds to ``tally`` (``EVENTS``: replacements),
+    writes every EV bought into ``log`` and returns the households switching to an EV.
 
     Most replacements are settled by the taste draw alone: a petrol owner whose taste
     for an EV is below minus the largest utility any owner could have with every
@@ -1203,6 +1204,7 @@ def replace_cars(
     tally[NET_SWITCHES] += n_ev - n_petrol
     peer_add(peers, month, to_ev[:n_ev], 1)
     peer_add(peers, month, to_petrol[:n_petrol], -1)
+    return to_ev[:n_ev]
 
 
 @jit

@@ -136,7 +136,15 @@ class CityModel(mesa.Model):
         row["new_build_pv_systems"] = hh.year_total(NEW_HOUSES, kernels.PV_SYSTEMS)
         row["ev_sales"] = hh.year_total(CARS, kernels.ADOPTING)
         row["car_replacements"] = hh.year_total(CARS, kernels.EVENTS)
-        row["subsidised_adoptions"] = sum(f.subsidised_adoptions for f in (hh_flows, bz_flows, fm_flows))
+        storage = hh.storage.year
+        row["subsidised_adoptions"] = sum(f.subsidised_adoptions for f in (hh_flows, bz_flows, fm_flows)) + (
+            storage.subsidised * hh.weight
+        )
+        row["batteries_installed"] = storage.batteries * hh.weight
+        row["battery_kwh_installed"] = storage.battery_kwh * hh.weight
+        row["v2h_installed"] = storage.v2h * hh.weight
+        row["storage_deciding_households"] = storage.deciding * hh.weight
+        row["storage_grant_yen"] = storage.grant_yen * hh.weight
         for prefix, population in (("residential", hh), ("business", bz)):
             life = population.pv_life.year
             row[f"{prefix}_pv_repowered_kw"] = life.repowered_kw * population.weight

@@ -66,6 +66,7 @@ class SubsidyProgramme:
     last_fiscal_year: int
     eligibility: str = "any"
     yen_per_kw: float = 0.0
+    yen_per_kwh: float = 0.0  # batteries: per kWh of storage, the size their grants are computed on
     flat_yen: float = 0.0
     bands: tuple[tuple[float, float, float], ...] = ()
     cap_yen: float = math.inf
@@ -179,13 +180,15 @@ class BudgetLedger:
 
     @property
     def exhausted_on(self) -> dict[tuple[str, int], dt.date]:
-        """(programme, fiscal year) -> the day its budget ran out."""
+        """(programme, fiscal year) -> the day its budget ran out, for the programmes
+        running that year (a shared budget's closing marks all of its programmes)."""
         rows, cols = np.nonzero(self.exhausted_day)
         return {
             (self.programmes[c].name, FISCAL_YEARS[r]): Month(int(self.exhausted_month[r, c])).date(
                 int(self.exhausted_day[r, c])
             )
             for r, c in zip(rows, cols, strict=True)
+            if self.programmes[c].is_active(FISCAL_YEARS[r])
         }
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
@@ -353,7 +356,8 @@ def programme_arrays(programmes: tuple[SubsidyProgramme, ...]) -> tuple[np.ndarr
     table = np.array([np.broadcast_to(eligible(p.eligibility, CODE_FLAGS), codes) for p in programmes], dtype=bool)
     return (
         np.array([p.flat_yen for p in programmes], dtype=float),
-        np.array([p.yen_per_kw for p in programmes], dtype=float),
+        # a battery's size is its kWh (abm.storage), and only batteries pay per kWh
+        np.array([p.yen_per_kw + p.yen_per_kwh for p in programmes], dtype=float),
         np.array([p.cap_yen for p in programmes], dtype=float),
         np.array([p.max_share_of_cost for p in programmes], dtype=float),
         band_from,

@@ -302,11 +302,11 @@ class RooftopPV:
         if removed.size:
             self.pv_peers.add(removed, sign=-1, month=Month.first_of(fiscal_year).step)
 
-    def rooftop_pv(self, month: Month) -> None:
+    def rooftop_pv(self, month: Month) -> np.ndarray:
         """This month's roof owners considering PV, and their choices
-        (:func:`abm.kernels.rooftop_pv`)."""
+        (:func:`abm.kernels.rooftop_pv`); returns the agents who bought PV."""
         ctx, policy = self.ctx, self.ctx.policy
-        kernels.rooftop_pv(
+        return kernels.rooftop_pv(
             ctx.stream(month, f"{self.agent_type}.pv.consider"),
             ctx.stream(month, f"{self.agent_type}.pv.choose"),
             self.owners,

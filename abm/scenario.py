@@ -32,7 +32,7 @@ LIMITS_PATH = Path(__file__).parent / "data" / "limits.toml"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
 DESIGN_DIR = SCENARIO_DIR.parent / "designs"  # subsidy designs for ``abm compare``
 
-TECHNOLOGIES = ("pv", "ppa", "zeh", "ev", "solar_sharing")
+TECHNOLOGIES = ("pv", "ppa", "zeh", "ev", "solar_sharing", "battery", "v2h")
 AGENT_TYPES = ("households", "businesses", "farmers")
 LEVELS = ("national", "prefecture", "city")
 ELIGIBILITY = ("any", "existing", "new_build", "large_emitters")
@@ -86,12 +86,14 @@ PROGRAMME_SCHEMA: dict[str, Field] = {
     "agents": Field("choices", choices=AGENT_TYPES, required=True),
     "eligibility": Field("choice", choices=ELIGIBILITY),
     "yen_per_kw": Field("number"),
+    "yen_per_kwh": Field("number"),  # per kWh of storage: batteries only
     "flat_yen": Field("number"),
     "bands": Field("bands"),
     "cap_yen": Field("number"),
     "max_share_of_cost": Field("number"),
     "annual_budget_yen": Field("number"),
-    # a shared budget, [budgets.NAME]; an annual_budget_yen beside it is a ceiling within it
+    # a shared budget, [budgets.NAME]; an annual_budget_yen beside it is a ceiling within it;
+    # "" (as without the key): a budget of its own
     "budget": Field("string"),
     "first_fiscal_year": _YEAR,
     "last_fiscal_year": _YEAR,
@@ -290,7 +292,11 @@ def _check_table(file: Path, prefix: str, schema: dict[str, Field], table: Any) 
 # for the time stamp and a partial suffix to fit a file system's 255 bytes
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 # which agents can adopt which technologies: a grant for others would reach nobody
-ADOPTERS = {"households": ("pv", "ppa", "zeh", "ev"), "businesses": ("pv", "ppa"), "farmers": ("solar_sharing",)}
+ADOPTERS = {
+    "households": ("pv", "ppa", "zeh", "ev", "battery", "v2h"),
+    "businesses": ("pv", "ppa"),
+    "farmers": ("solar_sharing",),
+}
 
 
 def validate_file_content(file: Path, content: dict[str, Any]) -> None:
@@ -458,6 +464,25 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
                 raise ScenarioError(file, key, f"a value not below {before} ({_amount(low)})", value)
     most = _highest_cost_yen_per_kw(data)
     for name, entry in data.get("subsidies", {}).items():
+        battery = entry["technology"] == "battery"
+        if "yen_per_kwh" in entry and not battery:
+            raise ScenarioError(
+                file, f"subsidies.{name}.yen_per_kwh", "yen_per_kw (a grant per kWh is for batteries)",
+                entry["yen_per_kwh"],
+            )  # fmt: skip
+        if "yen_per_kw" in entry and battery:
+            raise ScenarioError(
+                file, f"subsidies.{name}.yen_per_kw", "yen_per_kwh (a battery's grant is per kWh of storage)",
+                entry["yen_per_kw"],
+            )  # fmt: skip
+        if battery and entry.get("yen_per_kwh", 0.0) > max(data["prices"]["battery_cost_yen_per_kwh"].values()):
+            raise ScenarioError(
+                file,
+                f"subsidies.{name}.yen_per_kwh",
+                "a grant no larger than the highest battery cost in this scenario "
+                f"({_amount(max(data['prices']['battery_cost_yen_per_kwh'].values()))} yen/kWh)",
+                entry["yen_per_kwh"],
+            )
         ceiling = most.get(entry["technology"])
         if ceiling is not None and entry.get("yen_per_kw", 0.0) > ceiling:
             raise ScenarioError(
@@ -472,7 +497,7 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
 def _check_shared_budget(file: Path, name: str, entry: dict[str, Any], budgets: dict[str, Any]) -> None:
     """A programme on a shared budget names one that exists."""
     shared = entry.get("budget")
-    if shared is not None and shared not in budgets:
+    if shared and shared not in budgets:  # "" is a budget of its own, as without the key
         known = f"one of {', '.join(sorted(budgets))}" if budgets else "none is defined"
         raise ScenarioError(file, f"subsidies.{name}.budget", f"the name of a [budgets.NAME] table ({known})", shared)
 

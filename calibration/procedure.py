@@ -64,13 +64,18 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("business_buy_constant", *CONSTANT_RANGE, description="businesses: buy PV"),
     Parameter("solar_sharing_constant", *CONSTANT_RANGE, description="farmers: solar sharing"),
     Parameter("price_expectation_weight", 0.2, 1.0, description="share of the way expectations move to a year's price"),
+    Parameter("battery_constant", *CONSTANT_RANGE, description="households: a battery beside their PV"),
+    Parameter("household_storage_p", 0.001, 0.1, log=True, description="households: storage considered, per year"),
 )
 # Kept at the scenario's values: no observed series constrains them in FY2014-FY2022
 # (PPA maturity is at most 0.05 before FY2020; no split of EV sales by dwelling; the
 # successor term is confounded with the solar-sharing constant; attitude spreads
-# every option alike). The sensitivity analysis carries their uncertainty.
+# every option alike; no series of V2H units; nothing has yet reached the end of its
+# life). The sensitivity analysis carries their uncertainty.
 FIXED = (
     "attitude_weight",
+    "v2h_constant",
+    "pv_keep_constant",
     "household_ppa_constant",
     "business_ppa_constant",
     "ev_apartment_constant",
@@ -89,6 +94,7 @@ FLOW_COLUMNS = (
     "ev_sales",
     "car_replacements",
     "solar_sharing_added_farms",
+    "batteries_installed",
 )
 PPA_STOCKS = {
     "household_ppa_added_kw": "household_ppa_kw",

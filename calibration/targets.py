@@ -26,11 +26,17 @@ against, and says how to compute the same quantity from a run's yearly table:
   are less noisy than yearly ones, and need no yearly figure for FY2018 (which the
   file's numbers put at an implausible 87).
 
+- **Home batteries installed** (a year): national grid-connected shipments of home
+  storage systems (JEMA, FY2018-FY2020), scaled to the city by its share of Japan's
+  owner-occupied detached houses (:func:`city_home_batteries`). Simulated: batteries
+  installed.
+
 Weights in the distance: 2 for residential PV, observed in the city itself and the
 strategy's main lever; 1 for business PV (city data, but its 10-50 kW class also
 holds ground-mounted investment systems the model has no agent for), ZEH and EV
 (national shares applied to the city); 0.5 for solar sharing (national permits
-scaled to the city by an assumed farmland share, about two a year). A pattern's
+scaled to the city by an assumed farmland share, about two a year) and for batteries
+(national shipments scaled to the city by its share of houses). A pattern's
 error is the root mean square of its relative errors, or for a share of its log
 ratios (:meth:`Pattern.error` says why).
 
@@ -51,6 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from abm.scenario import DEFAULTS
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 CALENDAR, FISCAL = "calendar", "fiscal"
@@ -237,6 +245,38 @@ def zeh_share_of_new_detached() -> dict[int, tuple[float, str]]:
     return out
 
 
+# derived: the city's detached owner households in the model's population
+# (defaults.toml: households x detached_share x detached_owner_share)
+_POPULATION = DEFAULTS["population"]
+CITY_OWNER_DETACHED_HOUSEHOLDS = (
+    _POPULATION["households"] * _POPULATION["detached_share"] * _POPULATION["detached_owner_share"]
+)
+# src: JEMA shipment statistics (home_battery_shipments_japan.csv): about 90% of the
+# systems shipped are below 10 kWh, i.e. mostly household systems
+HOUSEHOLD_SHARE_OF_STORAGE_SHIPMENTS = 0.9
+
+
+def city_share_of_owner_detached_houses(city_owner_households: float) -> float:
+    """The city's share of Japan's owner-occupied detached houses, the homes that
+    install batteries: the city's detached owners (the model's population) over the
+    national count, recovered from homes_with_pv_japan.csv (2018 survey: owner-occupied
+    detached houses with PV and their share of all such houses)."""
+    _, rows = read_table("homes_with_pv_japan.csv")
+    r = next(r for r in rows if r["survey_year"] == "2018")
+    national = _number(r["owner_detached_with_pv"]) / (_number(r["share_owner_detached_pct"]) / 100)
+    return city_owner_households / national
+
+
+def city_home_batteries(city_owner_households: float) -> dict[int, float]:
+    """Home batteries expected in the city per fiscal year: national grid-connected
+    shipments x the household share x the city's share of owner-occupied detached
+    houses (assumption: the city installs as the nation does, per such house)."""
+    _, rows = read_table("home_battery_shipments_japan.csv")
+    grid = next(_number(r["grid_connected_share"]) for r in rows if r["grid_connected_share"].strip())
+    share = HOUSEHOLD_SHARE_OF_STORAGE_SHIPMENTS * city_share_of_owner_detached_houses(city_owner_households)
+    return {int(r["fiscal_year"]): _number(r["units_shipped"]) * grid * share for r in rows}
+
+
 def load_patterns() -> tuple[Pattern, ...]:
     """Every observed pattern, in report order."""
     pv_source, pv_rows = read_table("pv_capacity_fit_portal_saitama.csv")
@@ -253,6 +293,10 @@ def load_patterns() -> tuple[Pattern, ...]:
     ev = [r for r in ev_rows if r["bev_share_incl_kei_pct"].strip()]
     permits = national_cumulative_permits()
     zeh_all = zeh_share_of_new_detached()
+    battery_source, _ = read_table("home_battery_shipments_japan.csv")
+    homes_source, _ = read_table("homes_with_pv_japan.csv")
+    owners = CITY_OWNER_DETACHED_HOUSEHOLDS
+    batteries = city_home_batteries(owners)
     return (
         Pattern(
             name="residential_pv_added_kw",
@@ -357,6 +401,23 @@ def load_patterns() -> tuple[Pattern, ...]:
                 f"{KANTO_FARMLAND_HA:,.0f} ha (Kanto, assumption); the national count includes the few "
                 "permits of FY2012-FY2013, before the model starts; "
                 + "; ".join(f"FY{y} national {n:,.0f}" for y, n in permits.items())
+            ),
+        ),
+        Pattern(
+            name="home_batteries_installed",
+            title="Home batteries expected in the city",
+            unit="batteries per year",
+            basis=FISCAL,
+            years=tuple(batteries),
+            observed=tuple(batteries.values()),
+            numerator=("batteries_installed",),
+            weight=0.5,
+            source=f"{battery_source} Homes: {homes_source}",
+            notes=(
+                f"national shipments x grid-connected share x {HOUSEHOLD_SHARE_OF_STORAGE_SHIPMENTS} (household) x "
+                f"the city's share of owner-occupied detached houses ({city_share_of_owner_detached_houses(owners):.2%}: "
+                f"{owners:,.0f} / the 2018 survey's national count); national figures scaled to the city, as the "
+                "ZEH and EV shares are"
             ),
         ),
     )

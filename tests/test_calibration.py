@@ -172,7 +172,7 @@ def test_additions_are_differences_of_observed_levels():
     assert res.years == tuple(range(2015, 2021))
     assert res.observed == tuple(level[y] - level[y - 1] for y in res.years)
     assert patterns["residential_pv_added_systems"].observed[0] == 1756  # 8,197 - 6,441 systems
-    assert sum(p.weight > 0 for p in patterns.values()) == 5  # five patterns fitted at once
+    assert sum(p.weight > 0 for p in patterns.values()) == 6  # six patterns fitted at once
 
 
 def test_calendar_alignment_and_cumulative_patterns():

@@ -54,7 +54,7 @@ class TrackingModel(CityModel):
 
     def _record(self) -> dict[str, float]:
         row = super()._record()
-        row["received_grant_yen"] = sum(p.flows.grant_yen for p in self.populations)
+        row["received_grant_yen"] = sum(p.flows.grant_yen for p in self.populations) + row["storage_grant_yen"]
         row["kept_pv"] = [p.pv_stocks() for p in (self.households, self.businesses)]
         row["counted_pv"] = [counted_pv(p) for p in (self.households, self.businesses)]
         row["kept_zeh_ev"] = self.households.zeh_and_ev_stocks()
@@ -65,7 +65,7 @@ class TrackingModel(CityModel):
 @pytest.fixture(scope="module")
 def strategy_run(strategy):
     model = TrackingModel(strategy, seed=7, scale=SCALE)
-    budgets = np.array([p.annual_budget_yen for p in model.policy.programmes])
+    budgets = np.array([model.policy.ledger.budget_yen(i) for i in range(len(model.policy.programmes))])
     over_budget = []
     steps = 0
     while model.running:
@@ -91,7 +91,7 @@ def test_budgets_never_exceeded_in_any_month(strategy_run):
     ledger = model.policy.ledger
     for i, p in enumerate(model.policy.programmes):
         for row, fy in enumerate(FISCAL_YEARS):
-            assert ledger.spent_yen[row, i] <= p.annual_budget_yen * (1 + ROUNDING)
+            assert ledger.spent_yen[row, i] <= ledger.budget_yen(i) * (1 + ROUNDING)
             assert ledger.spent_yen[row, i] >= 0
             if not p.is_active(fy):
                 assert ledger.spent_yen[row, i] == 0 and ledger.grants[row, i] == 0
@@ -99,8 +99,14 @@ def test_budgets_never_exceeded_in_any_month(strategy_run):
     assert ledger.exhausted_on, "no programme ran out of money"
     for (name, fy), date in ledger.exhausted_on.items():
         assert (date.year, date.month) >= (fy, 4) and (date.year, date.month) <= (fy + 1, 3)
-        p = next(p for p in model.policy.programmes if p.name == name)
-        assert p.is_active(fy) and math.isfinite(p.annual_budget_yen)
+        i, p = next((i, p) for i, p in enumerate(model.policy.programmes) if p.name == name)
+        assert p.is_active(fy) and math.isfinite(ledger.budget_yen(i))
+    # a budget shared by several programmes is never exceeded by all of them together
+    shared = model.policy.ledger.shared_budgets_yen
+    assert shared, "the strategy's household programme draws on a shared budget"
+    for name, budget in shared.items():
+        members = [i for i, p in enumerate(model.policy.programmes) if p.budget == name]
+        assert ledger.spent_yen[:, members].sum(axis=1).max() <= budget * (1 + ROUNDING)
 
 
 def test_grant_money_paid_equals_money_received(strategy_run):
