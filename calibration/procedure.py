@@ -142,7 +142,7 @@ def default_out(settings: Settings, quick: bool) -> Path:
 
 # Small enough for CI (about a minute on two cores), large enough to exercise and
 # check the whole path, including the hold-out forecast.
-QUICK = Settings(budget=768, generations=4, accept_fraction=0.15, scale=0.05)
+QUICK = Settings(budget=1536, generations=4, accept_fraction=0.15, scale=0.05)
 
 
 def extract(result: RunResult) -> dict[str, list[float]]:
