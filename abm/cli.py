@@ -105,7 +105,7 @@ def parser() -> argparse.ArgumentParser:
     dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     dash.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
     cal = sub.add_parser("calibrate", help="fit the behavioural parameters to observed history (ABC-SMC)")
-    cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 768)")
+    cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 1536)")
     cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 8; --quick 4)")
     cal.add_argument("--scale", type=fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
     cal.add_argument("--seed", type=seed_number, help="master seed of the calibration (default 2014)")

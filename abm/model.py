@@ -2,7 +2,7 @@
 
 :class:`CityModel` is a Mesa model stepping monthly from April 2014 to March 2051
 (or to the end of an earlier ``last_fiscal_year``, e.g. for calibration runs). It owns the clock, the random generator (``Model(rng=seed)``), the three agent
-populations (held as arrays), the policy environment and the yearly records
+populations (held as arrays), the policy environment (with its PDCA review, :mod:`abm.pdca`, if the scenario has one) and the yearly records
 (and, when asked, each agent's adoptions: :func:`abm.population.adoption_log`). Each
 step every population decides; at the end of each fiscal year the model records
 stocks, flows and grant spending, and :mod:`abm.accounting` turns the records into
@@ -24,6 +24,7 @@ from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, Month
 from abm.economics import Market, PVEconomics
 from abm.farmers import Farmers
 from abm.households import CARS, NEW_HOUSES, Households
+from abm.pdca import PDCARule
 from abm.policy import PolicyEnvironment
 from abm.population import Context
 from abm.scenario import Scenario
@@ -54,6 +55,8 @@ class CityModel(mesa.Model):
         self.scale = scale
         city = city or build_city(scenario, seed, scale)
         self.policy = PolicyEnvironment(scenario)
+        pdca = scenario.section("pdca")
+        self.pdca = PDCARule(pdca) if pdca else None
         self.ctx = Context(
             rng=self.rng,
             seed=seed,
@@ -100,7 +103,13 @@ class CityModel(mesa.Model):
         return (self.households, self.businesses)
 
     def _start_fiscal_year(self) -> None:
-        self.policy.start_fiscal_year(self.month.fiscal_year)
+        fy, rule = self.month.fiscal_year, self.pdca
+        if rule is not None and self.records and rule.is_review_year(fy):
+            current = getattr(self.policy.programmes[self.policy.programme_index(rule.programme)], rule.key)
+            raised = rule.review(fy, self.records[-1], current)
+            if raised is not None:
+                self.policy.set_programme_value(rule.programme, rule.key, raised)
+        self.policy.start_fiscal_year(fy)
         for population in self.populations:
             population.start_fiscal_year(self.month.fiscal_year)
 
@@ -152,6 +161,9 @@ class CityModel(mesa.Model):
             row[f"{prefix}_pv_removed_kw"] = life.removed_kw * population.weight
         row["pv_panels_removed_t"] = sum(p.pv_life.panels_removed_t() * p.weight for p in self._rooftops)
         row["agent_pv_degraded_kw"] = self._degraded_kw(fy)
+        if self.pdca is not None:
+            rule = self.pdca
+            row["pdca_value"] = getattr(self.policy.programmes[self.policy.programme_index(rule.programme)], rule.key)
         ledger = self.policy.ledger
         spent = ledger.spent_yen[fy - FIRST_FISCAL_YEAR]
         row["subsidy_spent_yen"] = float(spent.sum())

@@ -16,6 +16,7 @@ by how much campaigns raise its base rate, what the tariffs and measures are.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -248,6 +249,19 @@ class PolicyEnvironment:
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
         self.ledger.start_fiscal_year(fiscal_year)
+
+    def programme_index(self, name: str) -> int:
+        return next(i for i, p in enumerate(self.programmes) if p.name == name)
+
+    def set_programme_value(self, name: str, key: str, value: float) -> None:
+        """Change one amount or the budget of a programme from now on (a PDCA review,
+        :mod:`abm.pdca`); what it granted before stays granted."""
+        i = self.programme_index(name)
+        programmes = list(self.programmes)
+        programmes[i] = dataclasses.replace(programmes[i], **{key: float(value)})
+        self.programmes = self.ledger.programmes = tuple(programmes)
+        self.programme_arrays = programme_arrays(self.programmes)
+        self.ledger.arrays[5][i] = programmes[i].annual_budget_yen
 
     def programmes_for(self, technology: str, agents: str, fiscal_year: int) -> list[int]:
         key = (technology, agents, fiscal_year)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.clock import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR
+from abm.pdca import INDICATORS, RAISABLE
 
 DEFAULTS_PATH = Path(__file__).parent / "data" / "defaults.toml"
 LIMITS_PATH = Path(__file__).parent / "data" / "limits.toml"
@@ -140,6 +141,18 @@ SECTION_SCHEMAS: dict[str, dict[str, Field]] = {
     "mandate": {
         "pv_on_new_houses_from_fiscal_year": _YEAR,
         "compliance_share": Field("number"),
+    },
+    # a PDCA review that raises a grant when the city is behind its path (abm/pdca.py)
+    "pdca": {
+        "first_review_fiscal_year": _YEAR,
+        "review_every_years": Field("integer", required=True),
+        "last_review_fiscal_year": _YEAR,
+        "indicator": Field("choice", choices=tuple(INDICATORS), required=True),
+        "path": Field("trajectory", required=True),
+        "programme": Field("string", required=True),
+        "raises": Field("choice", choices=RAISABLE, required=True),
+        "step_share": Field("number", required=True),
+        "ceiling": Field("number", required=True),
     },
 }
 NAMED_SECTIONS: dict[str, dict[str, Field]] = {
@@ -448,15 +461,24 @@ def _check_complete(file: Path, data: dict[str, Any]) -> None:
             for key, f in schema.items():
                 if f.required and key not in data.get(section, {}):
                     raise ScenarioError(file, f"{section}.{key}", _describe(f))
-    for section in ("joint_purchase", "ppa_promotion"):
+    for section, first, last in (
+        ("joint_purchase", "first_fiscal_year", "last_fiscal_year"),
+        ("ppa_promotion", "first_fiscal_year", "last_fiscal_year"),
+        ("pdca", "first_review_fiscal_year", "last_review_fiscal_year"),
+    ):
         entry = data.get(section, {})
-        if entry and entry["first_fiscal_year"] > entry["last_fiscal_year"]:
+        if entry and entry[first] > entry[last]:
             raise ScenarioError(
-                file,
-                f"{section}.last_fiscal_year",
-                f"a year not before first_fiscal_year ({entry['first_fiscal_year']})",
-                entry["last_fiscal_year"],
-            )
+                file, f"{section}.{last}", f"a year not before {first} ({entry[first]})", entry[last]
+            )  # fmt: skip
+    pdca = data.get("pdca", {})
+    if pdca:
+        if pdca["programme"] not in data.get("subsidies", {}):
+            known = ", ".join(sorted(data.get("subsidies", {}))) or "none"
+            raise ScenarioError(file, "pdca.programme", f"the name of a [subsidies.NAME] table ({known})",
+                                pdca["programme"])  # fmt: skip
+        if pdca["review_every_years"] < 1:
+            raise ScenarioError(file, "pdca.review_every_years", "at least 1", pdca["review_every_years"])
     for keys in ORDERED_KEYS:
         values = [_dotted(data, k) for k in keys]
         for (before, low), (key, value) in itertools.pairwise(zip(keys, values, strict=True)):
