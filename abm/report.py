@@ -54,6 +54,13 @@ YEARLY = (
     ("rooftop_pv_repowered_kw", ("residential_pv_repowered_kw", "business_pv_repowered_kw")),
     ("rooftop_pv_removed_kw", ("residential_pv_removed_kw", "business_pv_removed_kw")),
     ("pv_panels_removed_t", ("pv_panels_removed_t",)),
+    # home storage (abm/storage.py): what is installed, what stands, what it moves to own use
+    ("batteries_installed", ("batteries_installed",)),
+    ("home_batteries", ("home_batteries",)),
+    ("home_battery_kwh", ("home_battery_kwh",)),
+    ("v2h_installed", ("v2h_installed",)),
+    ("v2h_units", ("v2h_units",)),
+    ("household_pv_self_consumption_share", ("household_pv_self_consumption_share",)),
     ("renewable_energy_tj", ("renewable_energy_tj",)),
     ("co2_kt", ("co2_kt",)),
     ("subsidy_spent_yen", ("subsidy_spent_yen",)),
@@ -90,6 +97,10 @@ def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, di
             "solar_sharing_kw",
             "zeh_houses",
             "evs",
+            "home_batteries",
+            "home_battery_kwh",
+            "v2h_units",
+            "household_pv_self_consumption_share",
         )
     }
     with_pv = stack(results, "residential_pv_systems") + stack(results, "household_ppa_contracts")

@@ -118,6 +118,10 @@ CITY_OUTPUTS = (
     "city_subsidy_spent_yen_total",
     "co2_avoided_by_adoption_t_total",
     "pv_panels_removed_t_total",
+    "home_batteries_2050",
+    "home_battery_kwh_2050",
+    "v2h_units_2050",
+    "household_pv_self_consumption_share_2050",
     "yen_per_t_co2_avoided",
     "city_yen_per_t_co2_avoided",
 )

@@ -472,8 +472,9 @@ def test_committed_specs_load(name):
             "subsidy_spent_yen_total",
             "yen_per_t_co2_avoided",
             "pv_panels_removed_t_total",
+            "home_batteries_2050",
         }
-        assert len(spec.inputs) == 20 and len(spec.groups) == 19
+        assert len(spec.inputs) == 24 and len(spec.groups) == 23
 
 
 def test_morris_screens_what_sobol_analyses():
