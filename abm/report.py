@@ -179,6 +179,30 @@ def figures(results: Sequence[RunResult], scenario: Scenario, out: Path) -> list
     fig.suptitle(f"Adoption by technology ({title})")
     paths.append(_save(fig, out / "adoption.png"))
 
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
+    _band_plot(axes[0, 0], years, stack(results, "home_batteries"), "home batteries")
+    _band_plot(axes[0, 0], years, stack(results, "v2h_units"), "V2H units")
+    axes[0, 0].set(title="Home storage in place", ylabel="units")
+    axes[0, 0].legend(fontsize=8)
+    _band_plot(axes[0, 1], years, stack(results, "home_battery_kwh"), "battery capacity", 1e-3)
+    axes[0, 1].set(title="Home battery capacity", ylabel="MWh")
+    _band_plot(axes[1, 0], years, stack(results, "household_pv_self_consumption_share"), "self-consumed", 100)
+    axes[1, 0].set(title="Households' PV output used at home", ylabel="%")
+    for col, label in (
+        ("residential_pv_repowered_kw", "households: repowered"),
+        ("residential_pv_removed_kw", "households: removed"),
+        ("business_pv_repowered_kw", "businesses: repowered"),
+        ("business_pv_removed_kw", "businesses: removed"),
+    ):
+        _band_plot(axes[1, 1], years, stack(results, col), label, 1e-3)
+    axes[1, 1].set(title="PV at the end of its life", ylabel="MW a year")
+    axes[1, 1].legend(fontsize=8)
+    for ax in axes.flat:
+        ax.set_xlabel("fiscal year")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Storage and the ageing PV stock ({title})")
+    paths.append(_save(fig, out / "storage.png"))
+
     fig, ax = plt.subplots(figsize=(10, 6), layout="constrained")
     sources = ("agent_pv_generation_tj", *EXOGENOUS_SOURCES)
     means = [stack(results, s).mean(axis=0) for s in sources]
