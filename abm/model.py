@@ -105,7 +105,7 @@ class CityModel(mesa.Model):
     def _start_fiscal_year(self) -> None:
         fy, rule = self.month.fiscal_year, self.pdca
         if rule is not None and self.records and rule.is_review_year(fy):
-            current = getattr(self.policy.programmes[self.policy.programme_index(rule.programme)], rule.key)
+            current = getattr(self.policy.programme(rule.programme), rule.key)
             raised = rule.review(fy, self.records[-1], current)
             if raised is not None:
                 self.policy.set_programme_value(rule.programme, rule.key, raised)
@@ -150,7 +150,7 @@ class CityModel(mesa.Model):
             storage.subsidised * hh.weight
         )
         row["batteries_installed"] = storage.batteries * hh.weight
-        row["battery_kwh_installed"] = storage.battery_kwh * hh.weight
+        row["battery_kwh_installed"] = storage.batteries * hh.storage.battery_size_kwh * hh.weight
         row["v2h_installed"] = storage.v2h * hh.weight
         row["storage_deciding_households"] = storage.deciding * hh.weight
         row["storage_grant_yen"] = storage.grant_yen * hh.weight
@@ -163,7 +163,7 @@ class CityModel(mesa.Model):
         row["agent_pv_degraded_kw"] = self._degraded_kw(fy)
         if self.pdca is not None:
             rule = self.pdca
-            row["pdca_value"] = getattr(self.policy.programmes[self.policy.programme_index(rule.programme)], rule.key)
+            row["pdca_value"] = getattr(self.policy.programme(rule.programme), rule.key)
         ledger = self.policy.ledger
         spent = ledger.spent_yen[fy - FIRST_FISCAL_YEAR]
         row["subsidy_spent_yen"] = float(spent.sum())

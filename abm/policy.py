@@ -170,6 +170,10 @@ class BudgetLedger:
             pool_budget,
         )
 
+    def set_own_budget(self, index: int, yen: float) -> None:
+        """A new annual budget of programme ``index``'s own, from now on."""
+        self.arrays[5][index] = yen
+
     def budget_yen(self, index: int) -> float:
         """The most programme ``index`` can grant in a year: the lesser of its own
         budget and the shared one it draws on."""
@@ -253,6 +257,9 @@ class PolicyEnvironment:
     def programme_index(self, name: str) -> int:
         return next(i for i, p in enumerate(self.programmes) if p.name == name)
 
+    def programme(self, name: str) -> SubsidyProgramme:
+        return self.programmes[self.programme_index(name)]
+
     def set_programme_value(self, name: str, key: str, value: float) -> None:
         """Change one amount or the budget of a programme from now on (a PDCA review,
         :mod:`abm.pdca`); what it granted before stays granted."""
@@ -261,7 +268,7 @@ class PolicyEnvironment:
         programmes[i] = dataclasses.replace(programmes[i], **{key: float(value)})
         self.programmes = self.ledger.programmes = tuple(programmes)
         self.programme_arrays = programme_arrays(self.programmes)
-        self.ledger.arrays[5][i] = programmes[i].annual_budget_yen
+        self.ledger.set_own_budget(i, programmes[i].annual_budget_yen)
 
     def programmes_for(self, technology: str, agents: str, fiscal_year: int) -> list[int]:
         key = (technology, agents, fiscal_year)

@@ -151,6 +151,12 @@ def _band_plot(ax: plt.Axes, years: np.ndarray, values: np.ndarray, label: str, 
         ax.fill_between(years, *np.percentile(v, [5, 95], axis=0), color=line.get_color(), alpha=0.2)
 
 
+def _by_fiscal_year(axes: np.ndarray) -> None:
+    for ax in axes.flat:
+        ax.set_xlabel("fiscal year")
+        ax.grid(alpha=0.3)
+
+
 def figures(results: Sequence[RunResult], scenario: Scenario, out: Path) -> list[Path]:
     years = np.array(results[0].table["fiscal_year"])
     paths = []
@@ -173,9 +179,7 @@ def figures(results: Sequence[RunResult], scenario: Scenario, out: Path) -> list
     with_pv = stack(results, "residential_pv_systems") + stack(results, "household_ppa_contracts")
     _band_plot(axes[1, 1], years, with_pv / stack(results, "detached_owner_households"), "PV share", 100)
     axes[1, 1].set(title="Owner-occupied detached houses with PV or PPA", ylabel="%")
-    for ax in axes.flat:
-        ax.set_xlabel("fiscal year")
-        ax.grid(alpha=0.3)
+    _by_fiscal_year(axes)
     fig.suptitle(f"Adoption by technology ({title})")
     paths.append(_save(fig, out / "adoption.png"))
 
@@ -197,9 +201,7 @@ def figures(results: Sequence[RunResult], scenario: Scenario, out: Path) -> list
         _band_plot(axes[1, 1], years, stack(results, col), label, 1e-3)
     axes[1, 1].set(title="PV at the end of its life", ylabel="MW a year")
     axes[1, 1].legend(fontsize=8)
-    for ax in axes.flat:
-        ax.set_xlabel("fiscal year")
-        ax.grid(alpha=0.3)
+    _by_fiscal_year(axes)
     fig.suptitle(f"Storage and the ageing PV stock ({title})")
     paths.append(_save(fig, out / "storage.png"))
 

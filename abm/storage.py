@@ -94,12 +94,9 @@ class StorageFlows:
 
     deciding: float = 0.0
     batteries: float = 0.0
-    battery_kwh: float = 0.0
     v2h: float = 0.0
     subsidised: float = 0.0
     grant_yen: float = 0.0
-    batteries_retired: float = 0.0
-    v2h_retired: float = 0.0
 
 
 class HomeStorage:
@@ -130,7 +127,6 @@ class HomeStorage:
         self.owner = np.zeros(n_agents, dtype=bool)
         self.owner[owners] = True
         self.owners = owners
-        self.battery_kwh = np.zeros(n_agents, dtype=np.float32)
         self.battery_installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
         self.shifted_kwh = np.zeros(n_agents, dtype=np.float32)  # kWh a year moved to own use when new
         self.v2h_installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
@@ -139,6 +135,11 @@ class HomeStorage:
         self.year = StorageFlows()
         self.fiscal_year = FIRST_FISCAL_YEAR
         self._post_fit_due: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * MONTHS_PER_YEAR
+
+    def tariff_term_start(self, installed: np.ndarray) -> np.ndarray:
+        """The fiscal year a system's feed-in term began: its installation, or the start
+        of the surplus-purchase scheme for the systems before it."""
+        return np.maximum(installed, SURPLUS_PURCHASE_FROM)
 
     def has_storage(self, agents: np.ndarray) -> np.ndarray:
         return (self.battery_installed[agents] != NOT_INSTALLED) | (self.v2h_installed[agents] != NOT_INSTALLED)
@@ -151,16 +152,13 @@ class HomeStorage:
         ended = np.flatnonzero(
             (self.battery_installed != NOT_INSTALLED) & (self.battery_installed + self.battery_life <= fiscal_year)
         )
-        self.battery_kwh[ended] = 0.0
         self.shifted_kwh[ended] = 0.0
         self.battery_installed[ended] = NOT_INSTALLED
-        self.year.batteries_retired = float(ended.size)
         ended = np.flatnonzero(
             (self.v2h_installed != NOT_INSTALLED) & (self.v2h_installed + self.v2h_life <= fiscal_year)
         )
         self.v2h_installed[ended] = NOT_INSTALLED
-        self.year.v2h_retired = float(ended.size)
-        term_start = np.maximum(installed[self.owners], SURPLUS_PURCHASE_FROM)
+        term_start = self.tariff_term_start(installed[self.owners])
         due = self.owners[(installed[self.owners] != NOT_INSTALLED) & (term_start + self.fit_term == fiscal_year)]
         due = due[(pv_kw[due] > 0) & ~self.has_storage(due)]
         due = due[self.rng.random(due.size) < self.post_fit_consideration]
@@ -210,7 +208,7 @@ class HomeStorage:
         # the tariff each system earns, and its years left (a new system's term is whole)
         since = installed[agents].astype(np.int64)
         since = np.where(since == NOT_INSTALLED, fy, since)
-        term_start = np.maximum(since, SURPLUS_PURCHASE_FROM)
+        term_start = self.tariff_term_start(since)
         fit_left = np.maximum(term_start + self.fit_term - fy, 0)
         # tariffs before FY2014 are taken at FY2014's (the scenarios' tariffs start there)
         fit = fit_by_year[np.clip(term_start - FIRST_FISCAL_YEAR, 0, fit_by_year.size - 1)]
@@ -227,22 +225,18 @@ class HomeStorage:
         flags = {"new_build": rebuilt[agents]}
         econ = behaviour["econ_weight"]
         utility = np.zeros((agents.size, 3))
-        taste = attitude_utility
-        utility[:, BATTERY] = np.where(
-            has_pv,
-            behaviour["battery_constant"] + econ * battery_value / battery_gross + taste
-            + policy.utility_bonus("battery", "households", fy, flags),
-            -np.inf,
-        )  # fmt: skip
-        utility[:, V2H] = np.where(
-            has_ev,
-            behaviour["v2h_constant"] + econ * v2h_value / v2h_gross + taste
-            + policy.utility_bonus("v2h", "households", fy, flags),
-            -np.inf,
-        )  # fmt: skip
         yen_to_utility = np.zeros((agents.size, 3))
-        yen_to_utility[:, BATTERY] = econ / battery_gross
-        yen_to_utility[:, V2H] = econ / v2h_gross
+        for column, technology, able, value, gross in (
+            (BATTERY, "battery", has_pv, battery_value, battery_gross),
+            (V2H, "v2h", has_ev, v2h_value, v2h_gross),
+        ):
+            utility[:, column] = np.where(
+                able,
+                behaviour[f"{technology}_constant"] + econ * value / gross + attitude_utility
+                + policy.utility_bonus(technology, "households", fy, flags),
+                -np.inf,
+            )  # fmt: skip
+            yen_to_utility[:, column] = econ / gross
         options = (
             Option(None),
             Option("battery", kw=np.full(agents.size, self.battery_size_kwh), cost_yen=battery_gross),
@@ -250,14 +244,12 @@ class HomeStorage:
         )
         decision = choose(self.rng, policy, month, "households", weight, flags, utility, yen_to_utility, options)
         batteries = agents[decision.chosen == BATTERY]
-        self.battery_kwh[batteries] = self.battery_size_kwh
         self.battery_installed[batteries] = fy
         self.shifted_kwh[batteries] = battery_shift[decision.chosen == BATTERY]
         self.v2h_installed[agents[decision.chosen == V2H]] = fy
         y = self.year
         y.deciding += agents.size
         y.batteries += batteries.size
-        y.battery_kwh += batteries.size * self.battery_size_kwh
         y.v2h += float(np.count_nonzero(decision.chosen == V2H))
         y.subsidised += float(np.count_nonzero(decision.grant_yen > 0))
         y.grant_yen += float(decision.grant_yen.sum())
@@ -275,9 +267,10 @@ class HomeStorage:
         """Units, kWh and the PV moved to own use now, per simulated agent."""
         v2h_households = np.flatnonzero(self.v2h_installed != NOT_INSTALLED)
         shifted = self.shifted_gwh(pv_kw, v2h_households)
+        batteries = float(np.count_nonzero(self.battery_installed != NOT_INSTALLED))
         return {
-            "home_batteries": float(np.count_nonzero(self.battery_installed != NOT_INSTALLED)),
-            "home_battery_kwh": float(np.sum(self.battery_kwh, dtype=np.float64)),
+            "home_batteries": batteries,
+            "home_battery_kwh": batteries * self.battery_size_kwh,
             "v2h_units": float(v2h_households.size),
             "storage_shifted_gwh": shifted,
             "storage_losses_gwh": shifted * (1.0 - self.efficiency),

@@ -68,7 +68,7 @@ def test_without_storage_its_parameters_change_nothing_else():
     for table in (low, high):
         assert table["home_batteries"].max() == table["v2h_units"].max() == table["storage_grant_yen"].max() == 0
     for column in low:
-        if column not in STORAGE_COLUMNS and column != "storage_deciding_households":
+        if column not in STORAGE_COLUMNS:
             np.testing.assert_array_equal(low[column], high[column], err_msg=column)
 
 
