@@ -28,6 +28,17 @@ def annuity(rate: np.ndarray | float, growth: float, first: int, last: int) -> n
     return table[:, 0].reshape(rate.shape)
 
 
+def annuity_over(rate: np.ndarray, growth: float, years: np.ndarray | int) -> np.ndarray:
+    """``annuity(rate, growth, 1, years)`` with each agent's own number of ``years``
+    (0 gives 0), in the closed form of :func:`abm.kernels.annuity_column`."""
+    one_plus_rate = 1.0 + np.asarray(rate, dtype=float)
+    ratio = (1.0 + growth) / one_plus_rate
+    years = np.asarray(years, dtype=float)
+    flat = np.abs(ratio - 1.0) < 1e-9
+    series = np.where(flat, years, (1.0 - ratio**years) / np.where(flat, 1.0, 1.0 - ratio))
+    return series / one_plus_rate
+
+
 class Discounting:
     """Annuities (:func:`annuity`) for agents discounting at ``rate``, written into a
     column of a table; the annuities of one set of agents share ``1 + rate``, its

@@ -80,7 +80,7 @@ class Households(RooftopPV):
 
     def start_fiscal_year(self, fiscal_year: int) -> None:
         self.tallies.start_fiscal_year()
-        self.start_pv_year(fiscal_year)
+        removed_pv = self.start_pv_year(fiscal_year)
         ctx, t, b, fy = self.ctx, self.t, self.ctx.behaviour, fiscal_year
         market, policy = ctx.market, ctx.policy
         retail = market.expected_electricity_price(fy)
@@ -115,6 +115,7 @@ class Households(RooftopPV):
         )
         self._car_behaviour = (b["econ_weight"], b["peer_weight"], policy.campaign_tables("ev", self.agent_type, fy)[1])
         self._ev_offers = policy.offers(self.agent_type, fy, (None, "ev"))
+        self.storage.without_pv(removed_pv)
         self.storage.start_fiscal_year(fy, self.pv_kw, self.pv_life.installed)
         self._storage_prices = (retail, policy.residential_fit.as_array())
 

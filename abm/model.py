@@ -96,7 +96,7 @@ class CityModel(mesa.Model):
 
     def _degraded_kw(self, fiscal_year: int) -> float:
         """Rooftop capacity lost to age at the end of ``fiscal_year`` (abm.pv_life), kW."""
-        return sum(p.pv_life.degraded_kw(fiscal_year, p.pv_kw, p.ppa_kw) * p.weight for p in self._rooftops)
+        return sum(p.pv_life.degraded_kw(fiscal_year) * p.weight for p in self._rooftops)
 
     @property
     def _rooftops(self) -> tuple:

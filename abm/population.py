@@ -264,11 +264,12 @@ class RooftopPV:
     def flows(self) -> YearFlows:
         return self.tallies.flows(self.weight)
 
-    def start_pv_year(self, fiscal_year: int) -> None:
+    def start_pv_year(self, fiscal_year: int) -> np.ndarray:
         """This fiscal year's prices, tariffs, measures and grants for the PV decision,
-        once the systems at the end of their life are repowered, kept or removed."""
+        once the systems at the end of their life are repowered, kept or removed;
+        returns the agents who removed theirs."""
         policy, b, prefix, agents = self.ctx.policy, self.ctx.behaviour, self.behaviour_prefix, self.agent_type
-        self._age_pv(fiscal_year)
+        removed = self._age_pv(fiscal_year)
         participation, reduction = policy.joint_purchase(fiscal_year)
         self._pv_inputs = (*self._pv_year(fiscal_year), participation, reduction, policy.ppa_maturity(fiscal_year))
         multiplier, pv_bonus = policy.campaign_tables("pv", agents, fiscal_year)
@@ -287,8 +288,9 @@ class RooftopPV:
             policy.campaign_tables("ppa", agents, fiscal_year)[1],
         )
         self._pv_offers = policy.offers(agents, fiscal_year, (None, "pv", "ppa"))
+        return removed
 
-    def _age_pv(self, fiscal_year: int) -> None:
+    def _age_pv(self, fiscal_year: int) -> np.ndarray:
         life, b = self.pv_life, self.ctx.behaviour
         if fiscal_year > FIRST_FISCAL_YEAR:
             life.register(fiscal_year, self.pv_kw, self.ppa_kw)
@@ -301,6 +303,7 @@ class RooftopPV:
         )  # fmt: skip
         if removed.size:
             self.pv_peers.add(removed, sign=-1, month=Month.first_of(fiscal_year).step)
+        return removed
 
     def rooftop_pv(self, month: Month) -> np.ndarray:
         """This month's roof owners considering PV, and their choices

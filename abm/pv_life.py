@@ -40,6 +40,7 @@ from abm.economics import PVEconomics, annuity
 from abm.scenario import Scenario
 
 NOT_INSTALLED = -1
+NO_END = np.iinfo(np.int16).max  # the life end of a roof without a system of its own
 REPOWER, KEEP, REMOVE = range(3)
 
 
@@ -70,20 +71,31 @@ class PVLife:
         self.rng = np.random.default_rng([seed, 0x5F11FE, stream])
         self.installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
         self.ppa_installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
-        self.life_ends = np.zeros(n_agents, dtype=np.int16)
+        self.life_ends = np.full(n_agents, NO_END, dtype=np.int16)
         self.year = LifeFlows()
         self.removed_kw = 0.0  # since April 2014, per simulated agent
         self.removed_systems = 0.0
+        # kW on roofs (owned and PPA) by the fiscal year installed: sums of float32
+        # capacities, exact in float64, so that what is added and taken away cancels
+        self._kw_by_vintage: dict[int, float] = {}
 
     def _lives(self, n: int) -> np.ndarray:
         scale = self.mean_life / _weibull_mean_factor(self.shape)
         return np.maximum(1, np.rint(scale * self.rng.weibull(self.shape, n))).astype(np.int16)
+
+    def _count(self, installed: np.ndarray, kw: np.ndarray, sign: float = 1.0) -> None:
+        """Add (or with ``sign=-1`` take away) systems of ``kw`` installed in ``installed``."""
+        years, at = np.unique(installed, return_inverse=True)
+        by_year = np.bincount(at, weights=kw.astype(np.float64), minlength=years.size)
+        for year, total in zip(years.tolist(), by_year.tolist(), strict=True):
+            self._kw_by_vintage[year] = self._kw_by_vintage.get(year, 0.0) + sign * total
 
     def seed(self, pv_kw: np.ndarray, ppa_kw: np.ndarray) -> None:
         """The systems in place in April 2014: installed from the oldest year to FY2013."""
         for kw, installed in ((pv_kw, self.installed), (ppa_kw, self.ppa_installed)):
             agents = np.flatnonzero(kw > 0)
             installed[agents] = self.rng.integers(self.oldest, FIRST_FISCAL_YEAR, agents.size)
+            self._count(installed[agents], kw[agents])
         owned = np.flatnonzero(pv_kw > 0)
         self.life_ends[owned] = self.installed[owned] + self._lives(owned.size)
 
@@ -95,18 +107,17 @@ class PVLife:
         self.life_ends[new] = installed_in + self._lives(new.size)
         new_ppa = np.flatnonzero((ppa_kw > 0) & (self.ppa_installed == NOT_INSTALLED))
         self.ppa_installed[new_ppa] = installed_in
+        self._kw_by_vintage[installed_in] = self._kw_by_vintage.get(installed_in, 0.0) + float(
+            np.sum(pv_kw[new], dtype=np.float64) + np.sum(ppa_kw[new_ppa], dtype=np.float64)
+        )
 
-    def degraded_kw(self, fiscal_year: int, pv_kw: np.ndarray, ppa_kw: np.ndarray) -> float:
+    def degraded_kw(self, fiscal_year: int) -> float:
         """Capacity lost to age at the end of ``fiscal_year``, per simulated agent: a
         system of age a produces (1 - degradation)^a of a new one."""
         if not self.enabled:
             return 0.0
-        lost = 0.0
-        for kw, installed in ((pv_kw, self.installed), (ppa_kw, self.ppa_installed)):
-            agents = np.flatnonzero(installed != NOT_INSTALLED)
-            age = fiscal_year - installed[agents].astype(np.float64)
-            lost += float(np.sum(kw[agents] * -np.expm1(age * np.log1p(-self.degradation))))
-        return lost
+        log_kept = np.log1p(-self.degradation)
+        return sum(kw * -np.expm1((fiscal_year - year) * log_kept) for year, kw in self._kw_by_vintage.items())
 
     def end_of_life(
         self,
@@ -124,7 +135,7 @@ class PVLife:
         self.year = LifeFlows()
         if not self.enabled:
             return np.empty(0, dtype=np.int64)
-        due = np.flatnonzero((self.installed != NOT_INSTALLED) & (pv_kw > 0) & (self.life_ends <= fiscal_year))
+        due = np.flatnonzero(self.life_ends <= fiscal_year)
         if due.size == 0:
             return due
         kw = pv_kw[due].astype(np.float64)
@@ -137,6 +148,9 @@ class PVLife:
             utility[keeps_its_pv[due], REMOVE] = -np.inf
         choice = np.argmax(utility + self.rng.gumbel(size=utility.shape), axis=1)
         repower, keep, remove = (due[choice == c] for c in (REPOWER, KEEP, REMOVE))
+        taken_down = np.concatenate((repower, remove))
+        self._count(self.installed[taken_down], pv_kw[taken_down], sign=-1.0)
+        self._count(np.full(repower.size, fiscal_year), pv_kw[repower])
         self.installed[repower] = fiscal_year
         self.life_ends[repower] = fiscal_year + self._lives(repower.size)
         self.life_ends[keep] = fiscal_year + self.keep_years
@@ -149,6 +163,7 @@ class PVLife:
         )
         pv_kw[remove] = 0.0
         self.installed[remove] = NOT_INSTALLED
+        self.life_ends[remove] = NO_END
         self.removed_kw += removed_kw
         self.removed_systems += remove.size
         return remove

@@ -52,6 +52,7 @@ import numpy as np
 from abm import kernels
 from abm.clock import FIRST_FISCAL_YEAR, MONTHS_PER_YEAR, Month
 from abm.decision import Option, choose
+from abm.economics import annuity_over
 from abm.kernels import DT_YEARS
 from abm.policy import PolicyEnvironment
 from abm.scenario import Scenario
@@ -79,13 +80,16 @@ def storage_npv(
     ``life_years``: each moved kWh saves ``efficiency`` kWh at the retail price (which
     follows ``price_trend``) and forgoes its export, at the FIT for the system's
     ``fit_years_left`` and at the post-FIT price after them; the amount moved fades."""
-    years = np.arange(1, life_years + 1)
-    discount = (1.0 + np.asarray(rate, dtype=float)[:, None]) ** -years
-    moved = np.asarray(shifted_kwh, dtype=float)[:, None] * (1.0 - fade_per_year) ** (years - 1)
-    export = np.where(years <= np.asarray(fit_years_left)[:, None], np.asarray(fit_yen_per_kwh)[:, None],
-                      post_fit_yen_per_kwh)  # fmt: skip
-    saved = efficiency * retail_yen_per_kwh * (1.0 + price_trend) ** (years - 1)
-    return (moved * (saved - export) * discount).sum(axis=1)
+    # three geometric series: the savings (fading and following the price), and the
+    # faded kWh over the tariff's years left and over the years after them
+    rate = np.asarray(rate, dtype=float)
+    at_fit = np.minimum(np.asarray(fit_years_left), life_years)
+    saved_growth = (1.0 + price_trend) * (1.0 - fade_per_year) - 1.0
+    saved = efficiency * retail_yen_per_kwh * annuity_over(rate, saved_growth, life_years)
+    faded_fit = annuity_over(rate, -fade_per_year, at_fit)
+    faded_all = annuity_over(rate, -fade_per_year, life_years)
+    export = np.asarray(fit_yen_per_kwh) * faded_fit + post_fit_yen_per_kwh * (faded_all - faded_fit)
+    return np.asarray(shifted_kwh, dtype=float) * (saved - export)
 
 
 @dataclass
@@ -130,6 +134,9 @@ class HomeStorage:
         self.battery_installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
         self.shifted_kwh = np.zeros(n_agents, dtype=np.float32)  # kWh a year moved to own use when new
         self.v2h_installed = np.full(n_agents, NOT_INSTALLED, dtype=np.int16)
+        # the same units by the fiscal year they were installed, so that a year's work
+        # touches the units there are, not every household
+        self.battery_vintages, self.v2h_vintages = Vintages(), Vintages()
         self.rng = np.random.default_rng([seed, 0x5702A6E])
         self._stream = kernels.Stream(self.rng)
         self.year = StorageFlows()
@@ -149,21 +156,20 @@ class HomeStorage:
         the households whose PV leaves its feed-in tariff this year."""
         self.year = StorageFlows()
         self.fiscal_year = fiscal_year
-        ended = np.flatnonzero(
-            (self.battery_installed != NOT_INSTALLED) & (self.battery_installed + self.battery_life <= fiscal_year)
-        )
+        ended = self.battery_vintages.pop(fiscal_year - self.battery_life)
         self.shifted_kwh[ended] = 0.0
         self.battery_installed[ended] = NOT_INSTALLED
-        ended = np.flatnonzero(
-            (self.v2h_installed != NOT_INSTALLED) & (self.v2h_installed + self.v2h_life <= fiscal_year)
-        )
-        self.v2h_installed[ended] = NOT_INSTALLED
-        term_start = self.tariff_term_start(installed[self.owners])
-        due = self.owners[(installed[self.owners] != NOT_INSTALLED) & (term_start + self.fit_term == fiscal_year)]
+        self.v2h_installed[self.v2h_vintages.pop(fiscal_year - self.v2h_life)] = NOT_INSTALLED
+        since = installed[self.owners]
+        due = self.owners[(since != NOT_INSTALLED) & (self.tariff_term_start(since) + self.fit_term == fiscal_year)]
         due = due[(pv_kw[due] > 0) & ~self.has_storage(due)]
         due = due[self.rng.random(due.size) < self.post_fit_consideration]
         month_of = self.rng.integers(0, MONTHS_PER_YEAR, due.size)
         self._post_fit_due = [due[month_of == k] for k in range(MONTHS_PER_YEAR)]
+
+    def without_pv(self, agents: np.ndarray) -> None:
+        """``agents`` removed their PV: a battery beside it has nothing left to move."""
+        self.shifted_kwh[agents] = 0.0
 
     def candidates(
         self, month: Month, bought_pv: np.ndarray, bought_ev: np.ndarray, pv_kw: np.ndarray, ev: np.ndarray
@@ -174,7 +180,10 @@ class HomeStorage:
         agents = np.concatenate(
             [bought_pv, bought_ev[self.owner[bought_ev]], self._post_fit_due[month.step % MONTHS_PER_YEAR], drawn]
         )
-        agents = np.unique(agents)
+        # sorted and without repeats, as np.unique gives (numpy 2's hash path is ten
+        # times slower on a month's few hundred households)
+        agents = np.sort(agents)
+        agents = agents[np.concatenate((agents[:1] >= 0, agents[1:] != agents[:-1]))]
         return agents[((pv_kw[agents] > 0) | ev[agents]) & ~self.has_storage(agents)]
 
     def decide(
@@ -243,35 +252,57 @@ class HomeStorage:
             Option("v2h", kw=np.zeros(agents.size), cost_yen=v2h_gross),
         )
         decision = choose(self.rng, policy, month, "households", weight, flags, utility, yen_to_utility, options)
-        batteries = agents[decision.chosen == BATTERY]
+        batteries, v2h = agents[decision.chosen == BATTERY], agents[decision.chosen == V2H]
         self.battery_installed[batteries] = fy
         self.shifted_kwh[batteries] = battery_shift[decision.chosen == BATTERY]
-        self.v2h_installed[agents[decision.chosen == V2H]] = fy
+        self.v2h_installed[v2h] = fy
+        self.battery_vintages.add(fy, batteries)
+        self.v2h_vintages.add(fy, v2h)
         y = self.year
         y.deciding += agents.size
         y.batteries += batteries.size
-        y.v2h += float(np.count_nonzero(decision.chosen == V2H))
+        y.v2h += v2h.size
         y.subsidised += float(np.count_nonzero(decision.grant_yen > 0))
         y.grant_yen += float(decision.grant_yen.sum())
 
-    def shifted_gwh(self, pv_kw: np.ndarray, v2h_households: np.ndarray) -> float:
+    def shifted_gwh(self, pv_kw: np.ndarray, batteries: np.ndarray, v2h_households: np.ndarray) -> float:
         """PV output moved from export to own use by storage this year, GWh per
         simulated agent: each battery at its fade, and each V2H unit with PV."""
-        with_battery = np.flatnonzero(self.battery_installed != NOT_INSTALLED)
-        age = self.fiscal_year - self.battery_installed[with_battery].astype(np.float64)
-        battery = float(np.sum(self.shifted_kwh[with_battery] * (1.0 - self.fade) ** age))
+        age = self.fiscal_year - self.battery_installed[batteries].astype(np.float64)
+        battery = float(np.sum(self.shifted_kwh[batteries] * (1.0 - self.fade) ** age))
         v2h = float(np.sum(pv_kw[v2h_households])) * self.yield_kwh_per_kw * (self.v2h_share - self.own_share)
         return (battery + v2h) / 1e6
 
     def stocks(self, pv_kw: np.ndarray) -> dict[str, float]:
         """Units, kWh and the PV moved to own use now, per simulated agent."""
-        v2h_households = np.flatnonzero(self.v2h_installed != NOT_INSTALLED)
-        shifted = self.shifted_gwh(pv_kw, v2h_households)
-        batteries = float(np.count_nonzero(self.battery_installed != NOT_INSTALLED))
+        batteries, v2h_households = self.battery_vintages.all(), self.v2h_vintages.all()
+        shifted = self.shifted_gwh(pv_kw, batteries, v2h_households)
         return {
-            "home_batteries": batteries,
-            "home_battery_kwh": batteries * self.battery_size_kwh,
+            "home_batteries": float(batteries.size),
+            "home_battery_kwh": batteries.size * self.battery_size_kwh,
             "v2h_units": float(v2h_households.size),
             "storage_shifted_gwh": shifted,
             "storage_losses_gwh": shifted * (1.0 - self.efficiency),
         }
+
+
+class Vintages:
+    """Units by the fiscal year they were installed: the agents holding them."""
+
+    def __init__(self) -> None:
+        self._agents: dict[int, list[np.ndarray]] = {}
+
+    def add(self, fiscal_year: int, agents: np.ndarray) -> None:
+        if agents.size:
+            self._agents.setdefault(fiscal_year, []).append(agents)
+
+    def pop(self, fiscal_year: int) -> np.ndarray:
+        """The agents of ``fiscal_year``'s units, which are no longer kept here."""
+        return _joined(self._agents.pop(fiscal_year, []))
+
+    def all(self) -> np.ndarray:
+        return _joined([a for year in self._agents.values() for a in year])
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)

@@ -22,7 +22,7 @@ import pytest
 
 from abm.economics import PVEconomics, annuity
 from abm.model import CityModel
-from abm.pv_life import KEEP, NOT_INSTALLED, REMOVE, REPOWER, EndOfLifeValues, PVLife
+from abm.pv_life import KEEP, NO_END, NOT_INSTALLED, REMOVE, REPOWER, EndOfLifeValues, PVLife
 from abm.scenario import load_scenario
 
 
@@ -52,15 +52,18 @@ def test_lives_follow_the_weibull_law(strategy_scenario):
 
 
 def test_degraded_capacity_is_each_system_at_its_age(strategy_scenario):
+    """Systems bought in FY2010, 2030 and 2040 and a PPA of FY2020, registered as a run
+    registers them (at the start of the next fiscal year)."""
     pv = life(strategy_scenario, 5)
-    kw = np.array([4.0, 0.0, 5.5, 3.0, 0.0], dtype=np.float32)
-    ppa = np.array([0.0, 6.0, 0.0, 0.0, 0.0], dtype=np.float32)
-    pv.installed[:] = [2010, NOT_INSTALLED, 2030, 2040, NOT_INSTALLED]
-    pv.ppa_installed[:] = [NOT_INSTALLED, 2020, NOT_INSTALLED, NOT_INSTALLED, NOT_INSTALLED]
+    kw, ppa = np.zeros(5, dtype=np.float32), np.zeros(5, dtype=np.float32)
+    for bought, agent, size, array in ((2010, 0, 4.0, kw), (2020, 1, 6.0, ppa), (2030, 2, 5.5, kw), (2040, 3, 3.0, kw)):
+        array[agent] = size
+        pv.register(bought + 1, kw, ppa)
+    assert list(pv.installed) == [2010, NOT_INSTALLED, 2030, 2040, NOT_INSTALLED]
+    assert list(pv.ppa_installed) == [NOT_INSTALLED, 2020, NOT_INSTALLED, NOT_INSTALLED, NOT_INSTALLED]
     d = pv.degradation
-    fy = 2040
     expected = 4.0 * (1 - (1 - d) ** 30) + 6.0 * (1 - (1 - d) ** 20) + 5.5 * (1 - (1 - d) ** 10)
-    assert pv.degraded_kw(fy, kw, ppa) == pytest.approx(expected, rel=1e-12)
+    assert pv.degraded_kw(2040) == pytest.approx(expected, rel=1e-12)
 
 
 def _values(scenario, fy: int = 2040) -> EndOfLifeValues:
@@ -127,6 +130,7 @@ def test_removed_systems_produce_nothing_and_the_stock_is_what_is_on_the_roofs(s
         life = population.pv_life
         gone = (population.pv_kw == 0) & (life.installed != NOT_INSTALLED)
         assert not gone.any()  # no age is kept for a system no longer there
+        assert np.array_equal(life.life_ends != NO_END, life.installed != NOT_INSTALLED)  # nor a life
     d = scenario["technology.pv_degradation_per_year"]
     producing = 0.0
     for population in (model.households, model.businesses):

@@ -48,6 +48,19 @@ def test_value_of_moved_output_is_the_annuity_of_its_margin():
         for s, r in zip(shifted, rate, strict=True)
     ]
     assert faded == pytest.approx(by_hand, rel=1e-12)
+    # all at once, each household with its own tariff, years left and rate (one at the
+    # price trend less the fade, where the series has no closed ratio)
+    rate = np.array([0.03, 0.08, 1.01 * 0.98 - 1.0])
+    shifted, fit, left = np.array([1500.0, 2000.0, 900.0]), np.array([24.0, 48.0, 39.0]), np.array([4, 0, 20])
+    mixed = storage_npv(shifted, life, 0.02, rate, retail, 0.01, eff, fit, left, post)
+    by_hand = [
+        sum(
+            s * 0.98 ** (t - 1) * (eff * retail * 1.01 ** (t - 1) - (f if t <= k else post)) / (1 + r) ** t
+            for t in years
+        )
+        for s, r, f, k in zip(shifted, rate, fit, left, strict=True)
+    ]
+    assert mixed == pytest.approx(by_hand, rel=1e-12)
 
 
 def _run(scenario, **behaviour) -> tuple[CityModel, dict[str, np.ndarray]]:
@@ -115,3 +128,22 @@ def test_storage_stays_with_roof_owners_and_stocks_count_the_state():
     installed = table["batteries_installed"]
     life = storage.battery_life
     assert table["home_batteries"][-1] == pytest.approx(installed[-life:].sum(), rel=1e-9)
+
+
+def test_a_battery_moves_nothing_once_its_pv_is_removed():
+    """Keeping an old system made unattractive, so that many are removed beside a
+    battery: what storage moves is each battery on a roof that still has PV, at its
+    fade, plus each V2H unit's share of its roof's output, summed here from the state."""
+    scenario = load_scenario("strategy").with_values({"behaviour.pv_keep_constant": -5.0})
+    model, table = _run(scenario, battery_constant=3.0, v2h_constant=1.0)
+    hh, storage = model.households, model.households.storage
+    batteries = np.flatnonzero(storage.battery_installed != NOT_INSTALLED)
+    stranded = batteries[hh.pv_kw[batteries] == 0]
+    assert stranded.size  # the case this test is about
+    assert (storage.shifted_kwh[stranded] == 0).all()
+    with_pv = batteries[hh.pv_kw[batteries] > 0]
+    age = 2050 - storage.battery_installed[with_pv]
+    moved_kwh = np.sum(storage.shifted_kwh[with_pv] * (1 - storage.fade) ** age.astype(float))
+    v2h = storage.v2h_installed != NOT_INSTALLED
+    moved_kwh += np.sum(hh.pv_kw[v2h]) * storage.yield_kwh_per_kw * (storage.v2h_share - storage.own_share)
+    assert table["storage_shifted_gwh"][-1] == pytest.approx(moved_kwh / 1e6 * hh.weight, rel=1e-9)
