@@ -66,6 +66,13 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("price_expectation_weight", 0.2, 1.0, description="share of the way expectations move to a year's price"),
     Parameter("battery_constant", *CONSTANT_RANGE, description="households: a battery beside their PV"),
     Parameter("household_storage_p", 0.001, 0.1, log=True, description="households: storage considered, per year"),
+    Parameter(
+        "post_fit_storage_consideration",
+        0.01,
+        1.0,
+        log=True,
+        description="households: share weighing storage when their PV leaves its tariff",
+    ),
 )
 # Kept at the scenario's values: no observed series constrains them in FY2014-FY2022
 # (PPA maturity is at most 0.05 before FY2020; no split of EV sales by dwelling; the
