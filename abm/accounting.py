@@ -4,7 +4,8 @@ Renewable energy (TJ) is what the agents' PV, PPA and solar sharing generate (ro
 systems at their age, :mod:`abm.pv_life`) plus
 the scenario's trajectories for what no agent decides: waste-to-energy, biogas,
 renewable heat, carbon-neutral fuels, procurement from other cities, offsets and
-large ground-mounted PV. The 2050 target is 37,954 TJ.
+large ground-mounted PV (their growth after FY2025 scaled by
+``renewables.planned_growth_factor``, an uncertainty). The 2050 target is 37,954 TJ.
 
 CO2 (kt) is electricity bought from the grid times the grid's emission factor plus
 fuel emissions. Grid electricity is the city's demand (trend, plus EV charging and
@@ -28,6 +29,7 @@ from abm.trajectory import Trajectory
 
 TJ_PER_GWH = 3.6
 ANCHOR_YEAR = 2017
+PLANNED_FROM = 2025  # the last fiscal year before the strategy's measures
 EXOGENOUS_SOURCES = (
     "waste_to_energy_tj",
     "biogas_tj",
@@ -66,8 +68,14 @@ def add_accounts(table: dict[str, np.ndarray], scenario: Scenario) -> None:
     opening = np.concatenate([[opening_kw], agent_kw[:-1]])
     pv_gwh = (opening + agent_kw) / 2 * yield_kwh / 1e6
     table["agent_pv_generation_tj"] = pv_gwh * TJ_PER_GWH
+    # the growth planned after FY2025, realised in the share planned_growth_factor
+    planned = years > PLANNED_FROM
     for source in EXOGENOUS_SOURCES:
-        table[source] = Trajectory.from_table(ren[source]).at(years)
+        trajectory = Trajectory.from_table(ren[source])
+        start = trajectory(PLANNED_FROM)
+        table[source] = np.where(
+            planned, start + ren["planned_growth_factor"] * (trajectory.at(years) - start), trajectory.at(years)
+        )
     table["renewable_energy_tj"] = table["agent_pv_generation_tj"] + sum(table[s] for s in EXOGENOUS_SOURCES)
     table["renewable_target_tj"] = np.full(years.size, ren["target_tj"])
 

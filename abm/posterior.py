@@ -33,9 +33,10 @@ DRAW_STREAM = 0x9057E7
 
 @dataclass(frozen=True)
 class Draw:
-    """One replicate's parameter set: which accepted set, and its values."""
+    """One replicate's parameter set: which accepted set, and its values; ``seed`` is
+    the replicate seed it was drawn by (None where a design picked it, :meth:`Posterior.at`)."""
 
-    seed: int
+    seed: int | None
     particle: str
     values: dict[str, float]
 
@@ -58,6 +59,13 @@ class Posterior:
 
     def draws(self, seeds: Sequence[int]) -> list[Draw]:
         return [self.draw(s) for s in seeds]
+
+    def at(self, quantile: float) -> Draw:
+        """The parameter set at ``quantile`` (in [0, 1)) of the weights laid end to end:
+        a uniform ``quantile`` picks each set with probability equal to its weight, so a
+        design input can carry the behavioural uncertainty as a factor of its own."""
+        i = min(int(np.searchsorted(np.cumsum(self.weights), quantile, side="right")), len(self.particles) - 1)
+        return Draw(None, self.particles[i], {k: float(v) for k, v in zip(self.names, self.values[i], strict=True)})
 
 
 def load(path: Path | None = None) -> Posterior:

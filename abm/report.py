@@ -105,6 +105,8 @@ def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, di
     }
     with_pv = stack(results, "residential_pv_systems") + stack(results, "household_ppa_contracts")
     at_end["detached_owner_pv_share_2050"] = (with_pv / stack(results, "detached_owner_households"))[:, last]
+    # the agents' part in FY2030, the strategy's interim year
+    at_end["agent_pv_generation_tj_2030"] = stack(results, "agent_pv_generation_tj")[:, list(years).index(2030)]
     at_end["ev_share_of_cars_2050"] = (stack(results, "evs") / stack(results, "cars"))[:, last]
     spent = stack(results, "subsidy_spent_yen").sum(axis=1)
     city_spent = stack(results, "city_subsidy_spent_yen").sum(axis=1)
@@ -112,6 +114,7 @@ def indicators(results: Sequence[RunResult], scenario: Scenario) -> dict[str, di
     at_end["subsidy_spent_yen_total"] = spent
     # the climate cares about the sum of emissions, not only the last year's
     at_end["co2_kt_total"] = stack(results, "co2_kt").sum(axis=1)
+    at_end["co2_kt_2026_2050"] = stack(results, "co2_kt")[:, np.asarray(years) >= 2026].sum(axis=1)
     at_end["city_subsidy_spent_yen_total"] = city_spent
     at_end["co2_avoided_by_adoption_t_total"] = avoided_t
     at_end["pv_panels_removed_t_total"] = stack(results, "pv_panels_removed_t").sum(axis=1)

@@ -102,9 +102,11 @@ DISTRIBUTIONS = {"uniform": "unif", "triangular": "triang", "truncated_normal": 
 # outputs of the city model: means of abm.report.indicators over the one run
 CITY_OUTPUTS = (
     "renewable_energy_tj_2050",
+    "agent_pv_generation_tj_2030",
     "agent_pv_generation_tj_2050",
     "co2_kt_2050",
     "co2_kt_total",
+    "co2_kt_2026_2050",
     "co2_change_vs_fy2013_pct_2050",
     "residential_pv_kw_2050",
     "business_pv_kw_2050",
@@ -146,8 +148,19 @@ EXPERIMENT_FIELDS = (
     "calc_second_order",
     "num_levels",
     "noise_sd",
+    "noise_threshold",
+    "futures",
+    "future_n",
 )
-INPUT_FIELDS = ("name", "key", "bounds", "distribution", "group", "integer", "mode", "mean", "sd")
+INPUT_FIELDS = ("name", "key", "kind", "bounds", "distribution", "group", "integer", "mode", "mean", "sd")
+# what the city sets, and what it does not (abm.futures analyses the one within the other)
+KINDS = ("measure", "uncertainty")
+# the key of the input that picks a parameter set of the calibrated posterior, by its
+# weight: the behavioural uncertainty as a factor (then replicates carry only chance)
+POSTERIOR_KEY = "posterior"
+# an output whose replicates' noise is more than this share of the variance analysed is
+# not ranked: its indices would rank chance
+NOISE_THRESHOLD = 0.5
 
 
 class SpecError(ScenarioError):
@@ -175,6 +188,7 @@ class Input:
     mode: float | None = None  # triangular: the peak, low <= mode < high
     mean: float | None = None  # truncated normal, before truncation to the bounds
     sd: float | None = None
+    kind: str = "uncertainty"  # KINDS
 
     def salib_bounds(self) -> list[float]:
         high = self.high + 1 if self.integer else self.high
@@ -184,6 +198,10 @@ class Input:
             case "truncated_normal":
                 return [self.low, high, self.mean, self.sd]
         return [self.low, high]
+
+    @property
+    def picks_posterior(self) -> bool:
+        return self.key == POSTERIOR_KEY
 
     def value(self, x: float) -> float | int:
         """The scenario value for a sampled ``x``."""
@@ -211,6 +229,9 @@ class Spec:
     calc_second_order: bool
     num_levels: int
     noise_sd: float
+    noise_threshold: float = NOISE_THRESHOLD
+    futures: int = 0  # futures for the measures-within-futures analysis (abm.futures); 0: none
+    future_n: int = 0  # Sobol base points over the measures in each future
 
     @property
     def groups(self) -> list[str]:
@@ -230,15 +251,24 @@ class Spec:
         # SALib's Sobol analysis draws its bootstrap unseeded when the seed is 0
         return self.seed + 1
 
-    def problem(self) -> dict[str, Any]:
+    def of_kind(self, kind: str) -> tuple[Input, ...]:
+        return tuple(i for i in self.inputs if i.kind == kind)
+
+    @property
+    def posterior_input(self) -> Input | None:
+        return next((i for i in self.inputs if i.picks_posterior), None)
+
+    def problem(self, inputs: Sequence[Input] | None = None) -> dict[str, Any]:
+        """SALib's problem over ``inputs`` (all of them by default)."""
+        inputs = self.inputs if inputs is None else tuple(inputs)
         problem: dict[str, Any] = {
-            "num_vars": len(self.inputs),
-            "names": [i.name for i in self.inputs],
-            "bounds": [i.salib_bounds() for i in self.inputs],
-            "dists": [DISTRIBUTIONS[i.distribution] for i in self.inputs],
+            "num_vars": len(inputs),
+            "names": [i.name for i in inputs],
+            "bounds": [i.salib_bounds() for i in inputs],
+            "dists": [DISTRIBUTIONS[i.distribution] for i in inputs],
         }
-        if any(i.group for i in self.inputs):
-            problem["groups"] = [i.group or i.name for i in self.inputs]
+        if any(i.group for i in inputs):
+            problem["groups"] = [i.group or i.name for i in inputs]
         return problem
 
     def with_options(self, n: int | None = None, replicates: int | None = None, scale: float | None = None) -> Spec:
@@ -349,6 +379,19 @@ def load_spec(name_or_path: str | Path) -> Spec:
     if "num_levels" in exp and method != "morris":
         raise SpecError(path, "experiment.num_levels: grid levels are for method = 'morris'")
     noise_sd = _field(path, exp, "noise_sd", w, lambda v: _is_number(v) and v >= 0, "a number >= 0", 0.0)
+    noise_threshold = _field(
+        path, exp, "noise_threshold", w, lambda v: _is_number(v) and 0 < v < 1, "a share in (0, 1)", NOISE_THRESHOLD
+    )
+    futures = _field(
+        path, exp, "futures", w, lambda v: _is_int(v) and (v == 0 or v >= 2), "0 or a whole number >= 2", 0
+    )
+    if futures and method != "sobol":
+        raise SpecError(path, "experiment.futures: the measures-within-futures analysis needs method = 'sobol'")
+    future_n = _field(path, exp, "future_n", w, _is_int, "a whole number (base points in each future)", n)
+    if "future_n" in exp and not futures:
+        raise SpecError(path, "experiment.future_n: base points in each future need experiment.futures")
+    if futures:
+        _check_n(path, method, future_n, "experiment.future_n")
     if "noise_sd" in exp and model == "city":
         raise SpecError(path, "experiment.noise_sd: added noise is for test functions; the city model has its own")
     outputs = _field(
@@ -403,6 +446,9 @@ def load_spec(name_or_path: str | Path) -> Spec:
         calc_second_order=second,
         num_levels=num_levels,
         noise_sd=float(noise_sd),
+        noise_threshold=float(noise_threshold),
+        futures=futures,
+        future_n=future_n if futures else 0,
     )
     _check_inputs(spec)
     return spec
@@ -468,7 +514,14 @@ def _parse_input(file: Path, table: dict[str, Any], index: int) -> Input:
     if dist == "truncated_normal" and parameters["sd"] <= 0:
         raise SpecError(file, f"{w}.sd: expected a number > 0, got {parameters['sd']}")
     group = _field(file, table, "group", w, _is_identifier, IDENTIFIER, None)
-    return Input(name, key, low, high, dist, group, integer, **parameters)
+    kind = _field(file, table, "kind", w, lambda v: v in KINDS, f"one of {', '.join(KINDS)}", "uncertainty")
+    if key == POSTERIOR_KEY and (low, high, dist, integer, kind) != (0.0, 1.0, "uniform", False, "uncertainty"):
+        raise SpecError(
+            file,
+            f"{w}: the input of key '{POSTERIOR_KEY}' picks a calibrated parameter set by its weight: it needs "
+            "bounds = [0, 1], a uniform law and kind = 'uncertainty'",
+        )
+    return Input(name, key, low, high, dist, group, integer, kind=kind, **parameters)
 
 
 def _check_inputs(spec: Spec) -> None:
@@ -482,6 +535,21 @@ def _check_inputs(spec: Spec) -> None:
     for i in spec.inputs:
         if i.group and i.group in {j.name for j in spec.inputs if j.name not in grouped}:
             raise SpecError(file, f"input '{i.name}'.group: '{i.group}' is also the name of an ungrouped input")
+    picking = [i.name for i in spec.inputs if i.picks_posterior]
+    if len(picking) > 1:
+        raise SpecError(file, f"inputs: {picking[0]!r} and {picking[1]!r} both pick the posterior draw")
+    if picking and spec.model != "city":
+        raise SpecError(file, f"input '{picking[0]}'.key: a posterior draw is for the city model")
+    kinds_of: dict[str, set[str]] = {}
+    for i in spec.inputs:
+        if i.group:
+            kinds_of.setdefault(i.group, set()).add(i.kind)
+    mixed = sorted(g for g, kinds in kinds_of.items() if len(kinds) > 1)
+    if mixed:
+        raise SpecError(file, f"inputs: group '{mixed[0]}' holds both measures and uncertainties")
+    for kind in KINDS if spec.futures else ():
+        if not spec.of_kind(kind):
+            raise SpecError(file, f"experiment.futures: the analysis within futures needs an input of kind '{kind}'")
     if spec.model == "ishigami":
         keys = sorted(i.key for i in spec.inputs)
         if keys != list(ISHIGAMI_INPUTS):
@@ -491,14 +559,15 @@ def _check_inputs(spec: Spec) -> None:
         base = spec.base()
     except ScenarioError as err:
         raise SpecError(file, f"experiment.base_scenario: {err}") from err
-    for i in spec.inputs:
+    scenario_inputs = [i for i in spec.inputs if not i.picks_posterior]
+    for i in scenario_inputs:
         problem = _unknown_key(i.key, base)
         if problem:
             raise SpecError(file, f"input '{i.name}'.key: unknown scenario key '{i.key}': {problem}")
         for x in (i.low, i.high):
             _try_values(spec, base, {i.key: i.value(x)}, f"input '{i.name}'")
     for x in ("low", "high"):
-        values = {i.key: i.value(getattr(i, x)) for i in spec.inputs}
+        values = {i.key: i.value(getattr(i, x)) for i in scenario_inputs}
         _try_values(spec, base, values, f"inputs all at their {x} bounds")
 
 
@@ -575,26 +644,28 @@ def model_for(spec: Spec) -> Model:
 @dataclass(frozen=True)
 class Design:
     """SALib's sample (rows x inputs, before integer inputs are rounded down), the
-    replicate seeds that every row shares and, for the city model, each replicate's
-    draw from the calibrated posterior (empty without one)."""
+    replicate seeds that every row shares and, for the city model, the calibrated
+    posterior's parameter sets: each replicate's draw (the same at every row), or,
+    where an input picks the draw (:data:`POSTERIOR_KEY`), each row's."""
 
     x: np.ndarray
     seeds: tuple[int, ...]
     draws: tuple[Draw, ...] = ()
+    row_draws: tuple[Draw, ...] = ()
 
     def values(self, spec: Spec, row: int) -> dict[str, float | int]:
-        return {i.key: i.value(x) for i, x in zip(spec.inputs, self.x[row], strict=True)}
+        """The scenario values of ``row`` (the posterior's pick is not one)."""
+        return {i.key: i.value(x) for i, x in zip(spec.inputs, self.x[row], strict=True) if not i.picks_posterior}
 
-    def behaviour(self, replicate: int) -> dict[str, float]:
-        if not self.draws:
-            return {}
-        return {f"behaviour.{k}": v for k, v in self.draws[replicate].values.items()}
+    def behaviour(self, replicate: int, row: int = 0) -> dict[str, float]:
+        draw = self.row_draws[row] if self.row_draws else self.draws[replicate] if self.draws else None
+        return {} if draw is None else {f"behaviour.{k}": v for k, v in draw.values.items()}
 
     def runs(self, spec: Spec) -> list[RunSpec]:
-        # a replicate's posterior draw is the same at every row, like its seed; an input
-        # that is a calibrated parameter overrides the draw
+        # a replicate's posterior draw is the same at every row, like its seed (or the
+        # row's, picked by an input); an input that is a calibrated parameter overrides it
         return [
-            RunSpec(run_key(row, r), seed, spec.scale, {**self.behaviour(r), **self.values(spec, row)})
+            RunSpec(run_key(row, r), seed, spec.scale, {**self.behaviour(r, row), **self.values(spec, row)})
             for row in range(self.x.shape[0])
             for r, seed in enumerate(self.seeds)
         ]
@@ -607,9 +678,28 @@ def run_key(row: int, replicate: int) -> str:
     return f"row{row:06d}-rep{replicate:03d}"
 
 
+def behaviour_draws(
+    spec: Spec, x: np.ndarray, seeds: Sequence[int], posterior: Posterior | None
+) -> tuple[tuple[Draw, ...], tuple[Draw, ...]]:
+    """(each replicate's draw, each row's draw) from ``posterior`` for design rows ``x``:
+    the rows' when an input picks the draw, the replicates' otherwise."""
+    picker = spec.posterior_input
+    if spec.model != "city" or (posterior is None and picker is None):
+        return (), ()
+    if posterior is None:
+        raise SpecError(
+            spec.path, f"input '{picker.name}' picks a parameter set of the calibrated posterior: it needs one"
+        )
+    if picker is None:
+        return tuple(posterior.draws(seeds)), ()
+    column = spec.inputs.index(picker)
+    return (), tuple(posterior.at(float(u)) for u in x[:, column])
+
+
 def sample_design(spec: Spec, posterior: Posterior | None = None) -> Design:
-    """The design; with ``posterior`` (city model only), each replicate also draws its
-    behavioural parameters from it, by its seed as ``abm run`` does."""
+    """The design; with ``posterior`` (city model only), the behavioural parameters
+    come from it: each replicate's by its seed, as ``abm run`` draws them, or each
+    row's where an input picks them."""
     problem = spec.problem()
     if spec.method == "sobol":
         x = sobol_sample.sample(problem, spec.n, calc_second_order=spec.calc_second_order, seed=spec.seed)
@@ -617,8 +707,8 @@ def sample_design(spec: Spec, posterior: Posterior | None = None) -> Design:
         x = morris_sample.sample(problem, spec.n, num_levels=spec.num_levels, seed=spec.seed)
     assert x.shape == (spec.n * spec.rows_per_base, len(spec.inputs))
     seeds = replicate_seeds(spec.seed, spec.replicates)
-    draws = posterior.draws(seeds) if posterior is not None and spec.model == "city" else []
-    return Design(x, tuple(seeds), tuple(draws))
+    draws, row_draws = behaviour_draws(spec, x, seeds, posterior)
+    return Design(x, tuple(seeds), draws, row_draws)
 
 
 def manifest(spec: Spec, design: Design) -> dict[str, Any]:
@@ -641,6 +731,9 @@ def manifest(spec: Spec, design: Design) -> dict[str, Any]:
         "design_sha256": design.sha256(),
         "behaviour_draws": [design.behaviour(r) for r in range(len(design.draws))],
     }
+    if design.row_draws:
+        particles = "\n".join(d.particle for d in design.row_draws)
+        out["row_particles_sha256"] = hashlib.sha256(particles.encode()).hexdigest()
     if spec.model == "city":
         base = spec.base()
         out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
@@ -701,6 +794,24 @@ def noise_shares(y: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def resolution(noise: dict[str, float | None], replicates: int, threshold: float) -> dict[str, Any]:
+    """Whether the inputs' effects stand out of the noise in the variance analysed: its
+    noise share (:func:`noise_shares`) at most ``threshold``. If not, the replicates
+    that would bring it there: the noise over R replicates is noise / R, so R must be
+    at least noise x (1 - threshold) / (threshold x the inputs' part); None where the
+    inputs' part is nil (no number of replicates shows an effect) or the noise is not
+    estimated (one replicate)."""
+    share = noise["share_of_mean_variance"]
+    if share is None:
+        return {"resolved": None, "replicates_needed": None}
+    if share <= threshold:
+        return {"resolved": True, "replicates_needed": None}
+    per_run = noise["noise_variance"]
+    inputs = per_run / replicates * (1.0 / share - 1.0)  # var(means) - noise / R
+    needed = math.ceil(per_run * (1 - threshold) / (threshold * inputs)) if inputs > 0 else None
+    return {"resolved": False, "replicates_needed": needed}
+
+
 def _indices(spec: Spec, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """SALib's indices of one output for the design rows ``x``, by factor."""
     names = spec.groups
@@ -754,10 +865,12 @@ def analyse(spec: Spec, design: Design, y: np.ndarray) -> dict[str, Any]:
     half = (spec.n // 2) * spec.rows_per_base
     out: dict[str, Any] = {}
     for j, name in enumerate(spec.outputs):
+        noise = noise_shares(y[:, :, j])
         out[name] = {
             "mean": float(means[:, j].mean()),
             "sd": float(means[:, j].std(ddof=1)),
-            "noise": noise_shares(y[:, :, j]),
+            "noise": noise,
+            **resolution(noise, spec.replicates, spec.noise_threshold),
             "indices": [
                 _indices(spec, design.x, means[:, j]),
                 _indices(spec, design.x[:half], means[:half, j]),
@@ -769,18 +882,18 @@ def analyse(spec: Spec, design: Design, y: np.ndarray) -> dict[str, Any]:
 # --- report ------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write ``path`` whole or not at all (:func:`abm.output.atomic_file`)."""
     with atomic_file(path) as tmp:
         write(tmp)
     return path
 
 
-def _write_text(path: Path, text: str) -> Path:
-    return _write_atomic(path, lambda p: p.write_text(text))
+def write_text(path: Path, text: str) -> Path:
+    return write_atomic(path, lambda p: p.write_text(text))
 
 
-def _write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
+def write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
     def write(p: Path) -> None:
         with open(p, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -788,7 +901,7 @@ def _write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[st
             for row in rows:
                 writer.writerow([fmt(row[c]) for c in columns])
 
-    return _write_atomic(path, write)
+    return write_atomic(path, write)
 
 
 def _index_columns(spec: Spec) -> tuple[str, ...]:
@@ -808,10 +921,12 @@ def _ranked(spec: Spec, factors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_design(path: Path, spec: Spec, design: Design) -> Path:
     """The values every row sets (after integer inputs are rounded down)."""
     rows = [
-        {"row": r, **{i.name: v for i, v in zip(spec.inputs, design.values(spec, r).values(), strict=True)}}
+        {"row": r, **{i.name: i.value(x) for i, x in zip(spec.inputs, design.x[r], strict=True)}}
+        | ({"particle": design.row_draws[r].particle} if design.row_draws else {})
         for r in range(design.x.shape[0])
     ]
-    return _write_rows(path, rows, ["row", *(i.name for i in spec.inputs)])
+    columns = ["row", *(i.name for i in spec.inputs), *(["particle"] if design.row_draws else [])]
+    return write_rows(path, rows, columns)
 
 
 def run_timing(records: Mapping[str, dict[str, Any]]) -> dict[str, float]:
@@ -825,13 +940,13 @@ def run_timing(records: Mapping[str, dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def _nan_to_none(value: Any) -> Any:
+def nan_to_none(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: nan_to_none(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
+        return [nan_to_none(v) for v in value]
     return value
 
 
@@ -842,7 +957,29 @@ def _noise_text(noise: dict[str, float | None], replicates: int) -> str:
     return f"noise {100 * run:.1f}% of the variance of single runs, {100 * mean:.1f}% of the variance analysed."
 
 
-def _num(value: float) -> str:
+def _unresolved_text(spec: Spec, result: dict[str, Any]) -> str:
+    needed = result["replicates_needed"]
+    return (
+        f"**Not resolved at this sample size**: the noise is more than {100 * spec.noise_threshold:.0f}% of the "
+        "variance analysed, so the inputs are not ranked. "
+        + (
+            f"About {needed:,} replicates per point would resolve it."
+            if needed
+            else "The inputs' effect does not stand out of the noise at all: more replicates would not resolve it."
+        )
+    )
+
+
+def ranked_outputs(analysis: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The outputs whose inputs can be ranked: varying, and resolved from the noise."""
+    return {
+        name: result
+        for name, result in analysis.items()
+        if result["resolved"] is not False and not result["indices"][0]["constant"]
+    }
+
+
+def fmt_index(value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
     return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
@@ -872,23 +1009,26 @@ def markdown(spec: Spec, analysis: dict[str, Any], timing: dict[str, float]) -> 
             "",
             f"## {name}",
             "",
-            f"Mean {_num(result['mean'])}, sd {_num(result['sd'])} over the sample points; "
+            f"Mean {fmt_index(result['mean'])}, sd {fmt_index(result['sd'])} over the sample points; "
             + _noise_text(result["noise"], spec.replicates)
             + (" The output is constant over the sample: no indices." if at_n["constant"] else ""),
             "",
         ]
+        if result["resolved"] is False:
+            lines.append(_unresolved_text(spec, result))
+            continue
         half = {f["input"]: f for f in at_half["factors"]}
         if spec.method == "sobol":
             lines += [f"| rank | input | S1 | ST | ST at N/2 = {spec.n // 2} |", "|---|---|---|---|---|"]
             for rank, f in enumerate(_ranked(spec, at_n["factors"]), 1):
                 lines.append(
-                    f"| {rank} | {f['input']} | {_num(f['S1'])} ± {_num(f['S1_conf'])} | "
-                    f"{_num(f['ST'])} ± {_num(f['ST_conf'])} | {_num(half[f['input']]['ST'])} |"
+                    f"| {rank} | {f['input']} | {fmt_index(f['S1'])} ± {fmt_index(f['S1_conf'])} | "
+                    f"{fmt_index(f['ST'])} ± {fmt_index(f['ST_conf'])} | {fmt_index(half[f['input']]['ST'])} |"
                 )
             if at_n["S2"]:
                 lines += ["", "| input | input | S2 |", "|---|---|---|"]
                 lines += [
-                    f"| {p['input_a']} | {p['input_b']} | {_num(p['S2'])} ± {_num(p['S2_conf'])} |"
+                    f"| {p['input_a']} | {p['input_b']} | {fmt_index(p['S2'])} ± {fmt_index(p['S2_conf'])} |"
                     for p in sorted(at_n["S2"], key=lambda p: -abs(p["S2"]))
                 ]
         else:
@@ -898,14 +1038,14 @@ def markdown(spec: Spec, analysis: dict[str, Any], timing: dict[str, float]) -> 
             ]
             for rank, f in enumerate(_ranked(spec, at_n["factors"]), 1):
                 lines.append(
-                    f"| {rank} | {f['input']} | {_num(f[key])} ± {_num(f[conf])} | {_num(f['mu'])} | "
-                    f"{_num(f['sigma'])} | {_num(half[f['input']][key])} |"
+                    f"| {rank} | {f['input']} | {fmt_index(f[key])} ± {fmt_index(f[conf])} | {fmt_index(f['mu'])} | "
+                    f"{fmt_index(f['sigma'])} | {fmt_index(half[f['input']][key])} |"
                 )
     return "\n".join(lines) + "\n"
 
 
-def _save_figure(fig: plt.Figure, path: Path) -> Path:
-    _write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
     return path
 
@@ -952,7 +1092,7 @@ def ranking_figure(spec: Spec, name: str, result: dict[str, Any], path: Path) ->
         + (f", scale {spec.scale:g}" if spec.model == "city" else ""),
         fontsize=10,
     )
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def convergence_figure(spec: Spec, analysis: dict[str, Any], path: Path) -> Path:
@@ -985,7 +1125,7 @@ def convergence_figure(spec: Spec, analysis: dict[str, Any], path: Path) -> Path
     for ax in list(axes.flat)[n_out:]:
         ax.set_visible(False)
     fig.suptitle(f"{spec.name}: {key} at N/2 and N ({spec.replicates} replicate(s))")
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def write_report(
@@ -999,7 +1139,7 @@ def write_report(
         for res in result["indices"]
         for f in _ranked(spec, res["factors"])
     ]
-    paths = [_write_rows(out / "indices.csv", rows, ["output", "input", "n_base", *columns])]
+    paths = [write_rows(out / "indices.csv", rows, ["output", "input", "n_base", *columns])]
     if spec.calc_second_order:
         pairs = [
             {"output": name, "n_base": res["n_base"], **p}
@@ -1008,16 +1148,16 @@ def write_report(
             for p in res["S2"]
         ]
         paths.append(
-            _write_rows(out / "indices_s2.csv", pairs, ["output", "input_a", "input_b", "n_base", "S2", "S2_conf"])
+            write_rows(out / "indices_s2.csv", pairs, ["output", "input_a", "input_b", "n_base", "S2", "S2_conf"])
         )
-    paths.append(_write_text(out / "indices.md", markdown(spec, analysis, timing)))
-    for name, result in analysis.items():
-        if not result["indices"][0]["constant"]:
-            paths.append(ranking_figure(spec, name, result, out / f"ranking_{name}.png"))
-    paths.append(convergence_figure(spec, analysis, out / "convergence.png"))
+    paths.append(write_text(out / "indices.md", markdown(spec, analysis, timing)))
+    for name, result in ranked_outputs(analysis).items():
+        paths.append(ranking_figure(spec, name, result, out / f"ranking_{name}.png"))
+    if ranked_outputs(analysis):
+        paths.append(convergence_figure(spec, ranked_outputs(analysis), out / "convergence.png"))
     summary = {**facts, "timing": timing, "outputs": analysis}
-    text = json.dumps(_nan_to_none(summary), indent=2, ensure_ascii=False, default=str) + "\n"
-    paths.append(_write_text(out / "summary.json", text))
+    text = json.dumps(nan_to_none(summary), indent=2, ensure_ascii=False, default=str) + "\n"
+    paths.append(write_text(out / "summary.json", text))
     return paths
 
 
@@ -1064,10 +1204,20 @@ def run_analysis(
         scheduler=scheduler,
         started_utc=started.isoformat(),
         finished_utc=dt.datetime.now(dt.UTC).isoformat(),
-        behaviour=posterior_provenance(posterior, design.draws) if spec.model == "city" else None,
+        behaviour=_behaviour_provenance(spec, posterior, design),
     )
     write_report(out, spec, analysis, run_timing(store.load()), facts)
     return json.loads((out / "summary.json").read_text())
+
+
+def _behaviour_provenance(spec: Spec, posterior: Posterior | None, design: Design) -> dict[str, Any] | None:
+    if spec.model != "city":
+        return None
+    out = posterior_provenance(posterior, design.draws)
+    if design.row_draws:
+        out["picked_by_input"] = spec.posterior_input.name
+        out["particles_picked"] = len({d.particle for d in design.row_draws})
+    return out
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -1114,6 +1264,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     print(f"wrote {out} in {time.perf_counter() - started:,.0f} s")
     key, _ = _main_index(spec)
     for name, result in summary["outputs"].items():
+        if result["resolved"] is False:
+            print(f"  {name}: not resolved at this sample size (noise)")
+            continue
         factors = [f for f in result["indices"][0]["factors"] if f[key] is not None]
         top = sorted(factors, key=lambda f: -f[key])[:3]
         print(f"  {name}: " + ", ".join(f"{f['input']} {key} {f[key]:.3g}" for f in top))

@@ -235,6 +235,29 @@ def test_accounts(strategy_run, strategy):
     )
 
 
+def test_planned_growth_factor_scales_the_trajectories_growth_after_fy2025(strategy):
+    """Half the planned growth: each non-agent source after FY2025 is its FY2025 value
+    plus half its planned growth (read off the scenario's own trajectories), the
+    years before are as planned, and the agents' part is untouched."""
+    from abm.accounting import EXOGENOUS_SOURCES
+    from abm.trajectory import Trajectory
+
+    tables = []
+    for factor in (1.0, 0.5):
+        model = CityModel(strategy.with_values({"renewables.planned_growth_factor": factor}), seed=3, scale=0.01)
+        model.run()
+        tables.append(model.table())
+    planned, halved = tables
+    years = planned["fiscal_year"]
+    for source in EXOGENOUS_SOURCES:
+        trajectory = Trajectory.from_table(strategy.section("renewables")[source])
+        start = trajectory(2025)
+        expected = [trajectory(y) if y <= 2025 else start + 0.5 * (trajectory(y) - start) for y in years]
+        np.testing.assert_allclose(halved[source], expected, rtol=1e-12)
+    np.testing.assert_array_equal(halved["agent_pv_generation_tj"], planned["agent_pv_generation_tj"])
+    assert halved["renewable_energy_tj"][-1] < planned["renewable_energy_tj"][-1]
+
+
 # --- scale ------------------------------------------------------------------------
 
 
