@@ -1244,23 +1244,12 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         + (f"; resuming {out} with {done:,} done" if done else f"; writing {out}"),
         file=sys.stderr,
     )
-    bar = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr, dynamic_ncols=True)
     started = time.perf_counter()
-    try:
-        summary = run_analysis(
-            spec, out, args.workers, args.scheduler, (lambda _r: bar.update()) if bar else None, posterior=posterior
-        )
-    except KeyboardInterrupt:
-        stored = len(RunStore(out).load())
-        print(f"\ninterrupted: {stored:,} of {total:,} runs stored in {out}; the same command resumes", file=sys.stderr)
+    summary = _with_progress(
+        out, total, done, lambda tick: run_analysis(spec, out, args.workers, args.scheduler, tick, posterior=posterior)
+    )
+    if summary is None:
         return 130
-    finally:
-        if bar:
-            bar.close()
     print(f"wrote {out} in {time.perf_counter() - started:,.0f} s")
     key, _ = _main_index(spec)
     for name, result in summary["outputs"].items():
@@ -1270,4 +1259,47 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         factors = [f for f in result["indices"][0]["factors"] if f[key] is not None]
         top = sorted(factors, key=lambda f: -f[key])[:3]
         print(f"  {name}: " + ", ".join(f"{f['input']} {key} {f[key]:.3g}" for f in top))
+    if spec.futures:
+        from abm import futures  # builds on this module
+
+        within = out / "futures"
+        design = futures.sample_futures(spec, posterior)
+        total = design.futures.shape[0] * design.measures.shape[0] * spec.replicates
+        done = RunStore(within).resumed(futures.manifest(spec, design))
+        print(f"measures within {spec.futures} futures: {total:,} runs in {within}", file=sys.stderr)
+        summary = _with_progress(
+            within,
+            total,
+            done,
+            lambda tick: futures.run_analysis(spec, within, args.workers, args.scheduler, tick, posterior=posterior),
+        )
+        if summary is None:
+            return 130
+        for name, result in summary["outputs"].items():
+            if not result["resolved"]:
+                print(f"  {name} within futures: not resolved at this sample size (noise)")
+                continue
+            top = result["measures"][0]
+            print(f"  {name} within futures: {top['measure']} first in {100 * top['share_first']:.0f}% of futures")
     return 0
+
+
+def _with_progress(
+    out: Path, total: int, done: int, run: Callable[[Callable[[dict[str, Any]], None] | None], dict[str, Any]]
+) -> dict[str, Any] | None:
+    """``run(on_done)`` with a progress bar on a terminal; None if interrupted (the runs
+    stored so far are kept, and said)."""
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr, dynamic_ncols=True)
+    try:
+        return run((lambda _r: bar.update()) if bar else None)
+    except KeyboardInterrupt:
+        stored = len(RunStore(out).load())
+        print(f"\ninterrupted: {stored:,} of {total:,} runs stored in {out}; the same command resumes", file=sys.stderr)
+        return None
+    finally:
+        if bar:
+            bar.close()

@@ -58,6 +58,7 @@ from abm.sensitivity import (
     run_key,
     sample_design,
 )
+from calibration.procedure import PARAMETERS
 
 PI = math.pi
 
@@ -369,9 +370,9 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
             "unknown scenario key 'subsidies.city_evs.flat_yen': the base scenario 'strategy' has no subsidies entry 'city_evs'",
         ),
         (
-            'key = "behaviour.peer_weight"',
-            'key = "behavior.peer_weight"',
-            "unknown scenario key 'behavior.peer_weight': no section 'behavior'",
+            'key = "behaviour.v2h_constant"',
+            'key = "behavior.v2h_constant"',
+            "unknown scenario key 'behavior.v2h_constant': no section 'behavior'",
         ),
         (
             "bounds = [0.0, 0.6]",
@@ -381,17 +382,29 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
         ("n = 128", "n = 48", "experiment.n: N = 48 is not a power of two"),
         ('method = "sobol"', 'method = "fast"', "experiment.method: expected one of sobol, morris, got 'fast'"),
         (
-            "bounds = [0.0, 3.0]\n",
-            'bounds = [0.0, 3.0]\ndistribution = "gaussian"\n',
-            "input 'peer_weight'.distribution: expected one of uniform, triangular, truncated_normal, got 'gaussian'",
+            "bounds = [-3.0, 1.0]\n",
+            'bounds = [-3.0, 1.0]\ndistribution = "gaussian"\n',
+            "input 'pv_keep_constant'.distribution: expected one of uniform, triangular, truncated_normal, got 'gaussian'",
         ),
         ("seed = 20500\n", "", "experiment: missing 'seed'"),
         (
-            'name = "peer_weight"\nkey = "behaviour.peer_weight"\n',
-            'name = "peer_weight"\n',
-            "input 'peer_weight': missing 'key'",
+            'name = "pv_keep_constant"\nkey = "behaviour.pv_keep_constant"\n',
+            'name = "pv_keep_constant"\n',
+            "input 'pv_keep_constant': missing 'key'",
         ),
         ('"co2_kt_2050",', '"co2_kt_2051",', "experiment.outputs: unknown output 'co2_kt_2051'"),
+        (
+            'key = "posterior"\nkind = "uncertainty"\nbounds = [0.0, 1.0]',
+            'key = "posterior"\nkind = "uncertainty"\nbounds = [0.0, 0.5]',
+            "input 'behaviour': the input of key 'posterior' picks a calibrated parameter set by its weight: it needs "
+            "bounds = [0, 1]",
+        ),
+        (
+            'key = "network.household_rewiring"\nkind = "uncertainty"',
+            'key = "network.household_rewiring"\nkind = "future"',
+            "input 'household_network_rewiring'.kind: expected one of measure, uncertainty, got 'future'",
+        ),
+        ("future_n = 32\n", "future_n = 48\n", "experiment.future_n: N = 48 is not a power of two"),
         (
             "bounds = [2026, 2050]",
             "bounds = [2026, 2060]",
@@ -399,8 +412,8 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
             "expected a fiscal year from 2014 to 2050, got 2060",
         ),
         (
-            'key = "joint_purchase.cost_reduction_share"\nbounds = [0.0, 0.3]',
-            'key = "joint_purchase.cost_reduction_share"\nbounds = [0.0, 1.3]',
+            'key = "joint_purchase.cost_reduction_share"\nkind = "measure"\nbounds = [0.0, 0.3]',
+            'key = "joint_purchase.cost_reduction_share"\nkind = "measure"\nbounds = [0.0, 1.3]',
             "refuses joint_purchase.cost_reduction_share: expected a share from 0 to 1 (the admissible range in limits.toml), got 1.3",
         ),
     ],
@@ -458,23 +471,17 @@ def test_a_damaged_experiment_record_is_named_not_the_spec(tmp_path, capsys):
     assert str(spec_path) not in err and not (out / "runs.jsonl").exists()
 
 
-@pytest.mark.parametrize("name", ["strategy_sobol", "strategy_morris", "ishigami"])
+@pytest.mark.parametrize("name", ["strategy_sobol", "strategy_morris", "ishigami", "ishigami_futures"])
 def test_committed_specs_load(name):
     spec = load_spec(name)
     assert spec.name == name
     if spec.model == "city":
-        assert set(spec.outputs) == {
-            "renewable_energy_tj_2050",
-            "co2_kt_2050",
-            "co2_kt_total",
-            "detached_owner_pv_share_2050",
-            "ev_share_of_cars_2050",
-            "subsidy_spent_yen_total",
-            "yen_per_t_co2_avoided",
-            "pv_panels_removed_t_total",
-            "home_batteries_2050",
-        }
-        assert len(spec.inputs) == 24 and len(spec.groups) == 23
+        assert {"agent_pv_generation_tj_2030", "agent_pv_generation_tj_2050", "co2_kt_2026_2050"} <= set(spec.outputs)
+        assert len(spec.inputs) == 23 and len(spec.groups) == 22
+        assert len(spec.of_kind("measure")) == 11 and spec.posterior_input.name == "behaviour"
+        # what the posterior's pick carries is not also an input of its own
+        calibrated = {f"behaviour.{p.name}" for p in PARAMETERS}
+        assert not calibrated & {i.key for i in spec.inputs}
 
 
 def test_morris_screens_what_sobol_analyses():
@@ -527,24 +534,81 @@ def test_process_pool_and_dask_local_cluster_give_identical_indices(tmp_path):
     assert dask["scheduler"] == "local" and pool["scheduler"] is None
 
 
-def test_replicates_draw_from_the_posterior_as_abm_run_does():
+def _without_the_posterior_pick(tmp_path: Path) -> Path:
+    text = (SPEC_DIR / "strategy_sobol.toml").read_text()
+    text = text.replace(
+        '[[inputs]]\nname = "behaviour"\nkey = "posterior"\nkind = "uncertainty"\nbounds = [0.0, 1.0]\n', ""
+    )
+    text = text.replace(
+        'base_scenario = "strategy"', f'base_scenario = "{SPEC_DIR.parent / "scenarios" / "strategy.toml"}"'
+    )
+    path = tmp_path / "no_pick.toml"
+    path.write_text(text)
+    return path
+
+
+def test_replicates_draw_from_the_posterior_as_abm_run_does(tmp_path):
+    """Without an input that picks the draw, each replicate draws its own, by its seed."""
     posterior = load_posterior()
-    spec = load_spec("strategy_sobol").with_options(4, 2, 0.01)
+    spec = load_spec(_without_the_posterior_pick(tmp_path)).with_options(4, 2, 0.01)
+    assert spec.posterior_input is None
     design = sample_design(spec, posterior)
     expected = posterior.draws(list(design.seeds))  # what abm run draws for these seeds
-    inputs = {i.key for i in spec.inputs}
-    assert {"behaviour.peer_weight", "behaviour.price_expectation_weight"} <= inputs
     runs = design.runs(spec)
     assert len(runs) == design.x.shape[0] * 2
     for run in runs:
-        row, rep = (int(part) for part in run.key.replace("row", "").split("-rep"))
+        rep = int(run.key.split("-rep")[1])
         for name, value in expected[rep].values.items():
-            key = f"behaviour.{name}"
-            # the replicate's draw, except where an input of the spec sets the key
-            assert run.values[key] == (design.values(spec, row)[key] if key in inputs else value)
+            assert run.values[f"behaviour.{name}"] == value
     assert expected[0].values != expected[1].values
     plain = sample_design(spec)
-    assert {k for k in plain.runs(spec)[0].values if k.startswith("behaviour.")} <= inputs
+    assert {k for k in plain.runs(spec)[0].values if k.startswith("behaviour.")} <= {i.key for i in spec.inputs}
+
+
+def test_an_input_picks_each_row_s_parameter_set_by_its_weight():
+    posterior = load_posterior()
+    spec = load_spec("strategy_sobol").with_options(8, 2, 0.01)
+    design = sample_design(spec, posterior)
+    column = spec.inputs.index(spec.posterior_input)
+    by_row: dict[int, list[dict]] = {}
+    for run in design.runs(spec):
+        row = int(run.key[3:9])
+        by_row.setdefault(row, []).append({k: v for k, v in run.values.items() if k.startswith("behaviour.")})
+        assert "posterior" not in run.values  # not a scenario key
+    for row, behaviours in by_row.items():
+        assert behaviours[0] == behaviours[1]  # both replicates: the row's set
+        picked = posterior.at(float(design.x[row, column]))
+        assert {k: behaviours[0][f"behaviour.{k}"] for k in picked.values} == picked.values
+    assert len({json.dumps(b[0], sort_keys=True) for b in by_row.values()}) > 1
+    # laid end to end, the weights give each set a share of [0, 1) equal to its weight
+    m = 200_000
+    picks = [posterior.at((k + 0.5) / m).particle for k in range(0, m, 7)]
+    counts = {p: picks.count(p) / len(picks) for p in set(picks)}
+    weights = dict(zip(posterior.particles, posterior.weights, strict=True))
+    assert all(abs(counts.get(p, 0.0) - w) <= 2 * 7 / m + 1e-12 for p, w in weights.items())
+    with pytest.raises(SpecError, match="needs one"):
+        sample_design(spec)  # a pick without a posterior
+
+
+def test_noise_above_the_threshold_is_not_ranked_and_says_what_would_resolve_it():
+    """Rows whose effects have variance 1 and replicates with noise variance 3, against
+    a threshold of 0.4: with R replicates the noise is (3 / R) / (1 + 3 / R) of the
+    variance of the means, so R = 2 is not resolved, and the formula asks for
+    ceil(3 x 0.6 / 0.4) = 5: R = 4 is still above the threshold, R = 5 below it.
+    Checked on a large sample."""
+    rng = np.random.default_rng(1)
+    effects = rng.standard_normal(100_000)
+    effects = (effects - effects.mean()) / effects.std(ddof=1)  # variance 1 exactly
+    for replicates, resolved in ((2, False), (4, False), (5, True)):
+        y = effects[:, None] + np.sqrt(3.0) * rng.standard_normal((effects.size, replicates))
+        noise = sensitivity.noise_shares(y)
+        assert noise["share_of_mean_variance"] == pytest.approx((3 / replicates) / (1 + 3 / replicates), abs=0.01)
+        found = sensitivity.resolution(noise, replicates, 0.4)
+        assert found["resolved"] is resolved
+        if replicates == 2:
+            assert found["replicates_needed"] == 5
+    flat = sensitivity.resolution({"noise_variance": 4.0, "share_of_mean_variance": 1.0}, 2, 0.5)
+    assert flat == {"resolved": False, "replicates_needed": None}  # no effect to resolve
 
 
 @pytest.mark.slow
