@@ -7,6 +7,9 @@ provenance into ``results/<scenario>-<timestamp>/``.
 ``abm sensitivity SPEC`` runs a Morris or Sobol analysis declared in
 ``experiments/sensitivity/`` (see :mod:`abm.sensitivity`).
 
+``abm discover SPEC`` finds, by PRIM, the futures in which the strategy misses an
+outcome (see :mod:`abm.discovery`).
+
 ``abm compare DESIGN [DESIGN ...]`` runs subsidy designs against a baseline (the
 strategy by default) on paired replicates and writes a report that city staff can
 read (see :mod:`abm.compare`).
@@ -133,6 +136,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the base scenario's [behaviour] values instead of a posterior draw per replicate",
     )
+    dc = sub.add_parser("discover", help="scenario discovery (PRIM) over the uncertainties of a sensitivity spec")
+    dc.add_argument("spec", help="spec file or name with a [discovery] table (e.g. strategy_sobol)")
+    dc.add_argument("--futures", type=positive_int, help="futures to sample (default: the spec's)")
+    dc.add_argument("--replicates", type=positive_int, help="runs per future, on common seeds")
+    dc.add_argument("--scale", type=fraction, help="fraction of agents to simulate (0, 1]")
+    dc.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
+    dc.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
+    dc.add_argument("--out", type=Path, help="output directory (resumed if it holds this experiment)")
+    dc.add_argument("--no-posterior", action="store_true", help="the base scenario's [behaviour] values")
     from abm.bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -428,6 +440,10 @@ def _command(args: argparse.Namespace) -> int:
             from abm.sensitivity import cmd_sensitivity  # imports SALib: only when asked
 
             return cmd_sensitivity(args)
+        if args.command == "discover":
+            from abm.discovery import cmd_discover  # imports the EMA Workbench: only when asked
+
+            return cmd_discover(args)
     except (ScenarioError, UsageError, OutputBusy, ExperimentMismatch) as err:
         # one line, whatever a file's keys or values hold
         print("abm: error: " + str(err).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)

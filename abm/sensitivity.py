@@ -232,6 +232,7 @@ class Spec:
     noise_threshold: float = NOISE_THRESHOLD
     futures: int = 0  # futures for the measures-within-futures analysis (abm.futures); 0: none
     future_n: int = 0  # Sobol base points over the measures in each future
+    discovery_table: dict[str, Any] | None = None  # [discovery], read by abm.discovery
 
     @property
     def groups(self) -> list[str]:
@@ -355,8 +356,13 @@ def load_spec(name_or_path: str | Path) -> Spec:
     except tomllib.TOMLDecodeError as err:
         raise SpecError(path, f"not valid TOML ({err})") from err
     for section in content:
-        if section not in ("experiment", "inputs"):
-            raise SpecError(path, f"unknown section '{section}' (expected [experiment] and [[inputs]])")
+        if section not in ("experiment", "inputs", "discovery"):
+            raise SpecError(
+                path, f"unknown section '{section}' (expected [experiment], [[inputs]] and optionally [discovery])"
+            )
+    discovery = content.get("discovery")
+    if discovery is not None and not isinstance(discovery, dict):
+        raise SpecError(path, "discovery: expected a [discovery] table (abm.discovery)")
     exp = _field(path, content, "experiment", "file", lambda v: isinstance(v, dict), "an [experiment] table")
     for key in exp:
         if key not in EXPERIMENT_FIELDS:
@@ -449,8 +455,13 @@ def load_spec(name_or_path: str | Path) -> Spec:
         noise_threshold=float(noise_threshold),
         futures=futures,
         future_n=future_n if futures else 0,
+        discovery_table=discovery,
     )
     _check_inputs(spec)
+    if discovery is not None:
+        from abm import discovery as scenario_discovery  # reads the table it defines
+
+        scenario_discovery.load(spec)
     return spec
 
 
@@ -1220,14 +1231,27 @@ def _behaviour_provenance(spec: Spec, posterior: Posterior | None, design: Desig
     return out
 
 
+def spec_posterior(spec: Spec, no_posterior: bool) -> Posterior | None:
+    """The calibrated posterior a city spec's runs draw from, unless ``no_posterior``
+    (refused where an input picks from it)."""
+    if spec.model != "city":
+        return None
+    picker = spec.posterior_input
+    if no_posterior:
+        if picker is not None:
+            raise SpecError(
+                spec.path, f"input '{picker.name}' picks a parameter set of the posterior: drop --no-posterior"
+            )
+        return None
+    try:
+        return load_posterior()
+    except (OSError, ValueError) as err:
+        raise SpecError(spec.path, f"{err}; or use --no-posterior") from err
+
+
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec).with_options(args.n, args.replicates, args.scale)
-    posterior = None
-    if spec.model == "city" and not args.no_posterior:
-        try:
-            posterior = load_posterior()
-        except (OSError, ValueError) as err:
-            raise SpecError(spec.path, f"{err}; or use --no-posterior") from err
+    posterior = spec_posterior(spec, args.no_posterior)
     # with the posterior's draws, as run_analysis records it: without them no city analysis would match
     expected = manifest(spec, sample_design(spec, posterior))
     out = args.out
@@ -1245,7 +1269,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     started = time.perf_counter()
-    summary = _with_progress(
+    summary = with_progress(
         out, total, done, lambda tick: run_analysis(spec, out, args.workers, args.scheduler, tick, posterior=posterior)
     )
     if summary is None:
@@ -1267,7 +1291,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         total = design.futures.shape[0] * design.measures.shape[0] * spec.replicates
         done = RunStore(within).resumed(futures.manifest(spec, design))
         print(f"measures within {spec.futures} futures: {total:,} runs in {within}", file=sys.stderr)
-        summary = _with_progress(
+        summary = with_progress(
             within,
             total,
             done,
@@ -1284,7 +1308,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_progress(
+def with_progress(
     out: Path, total: int, done: int, run: Callable[[Callable[[dict[str, Any]], None] | None], dict[str, Any]]
 ) -> dict[str, Any] | None:
     """``run(on_done)`` with a progress bar on a terminal; None if interrupted (the runs
