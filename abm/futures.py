@@ -284,10 +284,12 @@ def summarise(spec: Spec, design: FuturesDesign, per_future: list[dict[str, Any]
     values = design.futures[rows]
     for k, measure in enumerate(factors):
         follows = None
-        if len(ranked) >= 4 and np.ptp(st[:, k]) > 0:
-            rho = [stats.spearmanr(values[:, u], st[:, k]).statistic for u in range(len(unc))]
-            u = int(np.nanargmax(np.abs(rho))) if not np.all(np.isnan(rho)) else None
-            if u is not None:
+        # the posterior's pick orders parameter sets arbitrarily: nothing to follow
+        candidates = [u for u, i in enumerate(unc) if not i.picks_posterior and np.ptp(values[:, u]) > 0]
+        if len(ranked) >= 4 and np.ptp(st[:, k]) > 0 and candidates:
+            rho = {u: stats.spearmanr(values[:, u], st[:, k]).statistic for u in candidates}
+            u = max(candidates, key=lambda c: abs(rho[c]) if np.isfinite(rho[c]) else -1.0)
+            if np.isfinite(rho[u]):
                 follows = {"uncertainty": unc[u].name, "spearman": float(rho[u])}
         result["measures"].append(
             {
