@@ -324,6 +324,10 @@ EXPERIMENT_VALUES = {
     "scale": st.one_of(st.floats(-0.5, 1.5), NON_FINITE),
     "calc_second_order": st.booleans(),
     "noise_sd": st.one_of(st.floats(-1, 2), NON_FINITE),
+    "noise_threshold": st.one_of(st.floats(-0.5, 1.5), NON_FINITE),
+    # small, so that an accepted case's analysis within futures runs in seconds
+    "futures": st.sampled_from([0, 1, 2, 3, -1]),
+    "future_n": st.sampled_from([4, 6, 0]),
     "outputs": st.lists(
         st.sampled_from(sorted({o for outputs in MODELS.values() for o in outputs} | {"unknown", "y"})), max_size=3
     ),
@@ -349,6 +353,7 @@ INPUT_VALUES = {
     "mode": st.one_of(st.floats(-5, 5), NON_FINITE),
     "mean": st.one_of(st.floats(-5, 5), NON_FINITE),
     "sd": st.one_of(st.floats(-1, 5), NON_FINITE),
+    "kind": st.sampled_from(["measure", "uncertainty", "lever"]),
 }
 
 
@@ -360,6 +365,8 @@ def spec_case(draw: Any) -> tuple[dict[str, bytes], list[str]]:
     content = json.loads(json.dumps(SPEC_CONTENT[base]))
     if len(content["inputs"]) > 3:
         content["inputs"] = content["inputs"][: draw(st.integers(1, 3))]
+    if content["experiment"].get("futures"):
+        content["experiment"].update(futures=2, future_n=4)
     files: dict[str, bytes] = {}
     applied: list[str] = []
     for _ in range(draw(st.integers(1, 3))):
@@ -424,7 +431,7 @@ def test_generated_sensitivity_specs_are_run_or_refused_in_one_line(case):
         event(f"mutation: {kind}")
     argv = ["sensitivity", "case.toml", "--n", "4", "--replicates", "1", "--scale", TINY_SCALE, "--no-posterior"]
     # a spec's refusal names the field or input (a key of its base scenario when that is at fault)
-    names_key = r"\.toml: (experiment\b|input|inputs|file|not |no such|unknown section|key ')"
+    names_key = r"\.toml: (experiment\b|input|inputs|discovery|file|not |no such|unknown section|key ')"
     event(f"outcome: {_check_command(files, argv, 'summary.json', names_key)}")
 
 
