@@ -51,7 +51,7 @@ import numpy as np
 from SALib.sample import latin
 
 from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment
-from abm.output import model_code_sha256, provenance
+from abm.output import provenance
 from abm.posterior import Draw, Posterior
 from abm.posterior import provenance as posterior_provenance
 from abm.runner import replicate_seeds
@@ -62,7 +62,10 @@ from abm.sensitivity import (
     Input,
     Spec,
     SpecError,
+    behaviour_draws,
+    behaviour_values,
     load_spec,
+    model_identity,
     nan_to_none,
     save_figure,
     spec_posterior,
@@ -156,6 +159,11 @@ class DiscoveryDesign:
     future_draws: tuple[Draw, ...] = ()
     replicate_draws: tuple[Draw, ...] = ()
 
+    def draw(self, future: int, replicate: int) -> Draw | None:
+        if self.future_draws:
+            return self.future_draws[future]
+        return self.replicate_draws[replicate] if self.replicate_draws else None
+
     def sha256(self) -> str:
         return hashlib.sha256(np.ascontiguousarray(self.futures, dtype="<f8").tobytes()).hexdigest()
 
@@ -168,17 +176,7 @@ def sample(spec: Spec, discovery: Discovery, posterior: Posterior | None = None)
     unc = uncertainties(spec)
     futures = latin.sample(spec.problem(unc), discovery.futures, seed=spec.seed + DISCOVERY_STREAM)
     seeds = tuple(replicate_seeds(spec.seed, spec.replicates))
-    future_draws: tuple[Draw, ...] = ()
-    replicate_draws: tuple[Draw, ...] = ()
-    picker = spec.posterior_input
-    if picker is not None:
-        if posterior is None:
-            raise SpecError(
-                spec.path, f"input '{picker.name}' picks a parameter set of the calibrated posterior: it needs one"
-            )
-        future_draws = tuple(posterior.at(float(u)) for u in futures[:, unc.index(picker)])
-    elif posterior is not None and spec.model == "city":
-        replicate_draws = tuple(posterior.draws(seeds))
+    replicate_draws, future_draws = behaviour_draws(spec, futures, seeds, posterior, unc)
     return DiscoveryDesign(futures, seeds, future_draws, replicate_draws)
 
 
@@ -191,10 +189,7 @@ def runs(spec: Spec, design: DiscoveryDesign) -> list[RunSpec]:
     for f, row in enumerate(design.futures):
         values = {i.key: i.value(u) for i, u in zip(uncertainties(spec), row, strict=True) if not i.picks_posterior}
         for r, seed in enumerate(design.seeds):
-            draw = design.future_draws[f] if design.future_draws else (
-                design.replicate_draws[r] if design.replicate_draws else None
-            )  # fmt: skip
-            behaviour = {} if draw is None else {f"behaviour.{k}": v for k, v in draw.values.items()}
+            behaviour = behaviour_values(design.draw(f, r))
             out.append(RunSpec(run_key(f, r), seed, spec.scale, {**behaviour, **values}))
     return out
 
@@ -228,11 +223,7 @@ def manifest(spec: Spec, discovery: Discovery, design: DiscoveryDesign) -> dict[
         "future_particles": [d.particle for d in design.future_draws],
         "replicate_particles": [d.particle for d in design.replicate_draws],
     }
-    if spec.model == "city":
-        base = spec.base()
-        out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
-        out["model_code_sha256"] = model_code_sha256()
-    return out
+    return out | model_identity(spec)
 
 
 def evaluate(

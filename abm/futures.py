@@ -56,7 +56,7 @@ from SALib.sample import sobol as sobol_sample
 from scipy import stats
 
 from abm.execution import Model, RunSpec, RunStore, executor, run_model_experiment
-from abm.output import model_code_sha256, provenance
+from abm.output import provenance
 from abm.posterior import Draw, Posterior
 from abm.posterior import provenance as posterior_provenance
 from abm.runner import replicate_seeds
@@ -65,8 +65,11 @@ from abm.sensitivity import (
     CONF_LEVEL,
     Input,
     Spec,
+    behaviour_draws,
+    behaviour_values,
     fmt_index,
     model_for,
+    model_identity,
     nan_to_none,
     noise_shares,
     resolution,
@@ -91,6 +94,11 @@ class FuturesDesign:
     seeds: tuple[int, ...]
     future_draws: tuple[Draw, ...] = ()
     replicate_draws: tuple[Draw, ...] = ()
+
+    def draw(self, future: int, replicate: int) -> Draw | None:
+        if self.future_draws:
+            return self.future_draws[future]
+        return self.replicate_draws[replicate] if self.replicate_draws else None
 
     def sha256(self) -> str:
         h = hashlib.sha256()
@@ -124,15 +132,7 @@ def sample_futures(spec: Spec, posterior: Posterior | None = None) -> FuturesDes
         spec.problem(measures(spec)), spec.future_n, calc_second_order=False, seed=spec.seed + MEASURES_STREAM
     )
     seeds = tuple(replicate_seeds(spec.seed, spec.replicates))
-    future_draws: tuple[Draw, ...] = ()
-    replicate_draws: tuple[Draw, ...] = ()
-    if spec.model == "city" and posterior is not None:
-        picker = spec.posterior_input
-        if picker is None:
-            replicate_draws = tuple(posterior.draws(seeds))
-        else:
-            column = unc.index(picker)
-            future_draws = tuple(posterior.at(float(u)) for u in futures[:, column])
+    replicate_draws, future_draws = behaviour_draws(spec, futures, seeds, posterior, unc)
     return FuturesDesign(futures, x, seeds, future_draws, replicate_draws)
 
 
@@ -156,10 +156,7 @@ def runs(spec: Spec, design: FuturesDesign) -> list[RunSpec]:
         for row, x in enumerate(design.measures):
             levers = {i.key: i.value(v) for i, v in zip(measures(spec), x, strict=True)}
             for r, seed in enumerate(design.seeds):
-                draw = design.future_draws[f] if design.future_draws else (
-                    design.replicate_draws[r] if design.replicate_draws else None
-                )  # fmt: skip
-                behaviour = {} if draw is None else {f"behaviour.{k}": v for k, v in draw.values.items()}
+                behaviour = behaviour_values(design.draw(f, r))
                 out.append(RunSpec(run_key(f, row, r), seed, spec.scale, {**behaviour, **future, **levers}))
     return out
 
@@ -183,11 +180,7 @@ def manifest(spec: Spec, design: FuturesDesign) -> dict[str, Any]:
         "future_particles": [d.particle for d in design.future_draws],
         "replicate_particles": [d.particle for d in design.replicate_draws],
     }
-    if spec.model == "city":
-        base = spec.base()
-        out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
-        out["model_code_sha256"] = model_code_sha256()
-    return out
+    return out | model_identity(spec)
 
 
 def evaluate(

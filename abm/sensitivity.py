@@ -669,8 +669,9 @@ class Design:
         return {i.key: i.value(x) for i, x in zip(spec.inputs, self.x[row], strict=True) if not i.picks_posterior}
 
     def behaviour(self, replicate: int, row: int = 0) -> dict[str, float]:
-        draw = self.row_draws[row] if self.row_draws else self.draws[replicate] if self.draws else None
-        return {} if draw is None else {f"behaviour.{k}": v for k, v in draw.values.items()}
+        return behaviour_values(
+            self.row_draws[row] if self.row_draws else self.draws[replicate] if self.draws else None
+        )
 
     def runs(self, spec: Spec) -> list[RunSpec]:
         # a replicate's posterior draw is the same at every row, like its seed (or the
@@ -690,10 +691,15 @@ def run_key(row: int, replicate: int) -> str:
 
 
 def behaviour_draws(
-    spec: Spec, x: np.ndarray, seeds: Sequence[int], posterior: Posterior | None
+    spec: Spec,
+    x: np.ndarray,
+    seeds: Sequence[int],
+    posterior: Posterior | None,
+    columns: Sequence[Input] | None = None,
 ) -> tuple[tuple[Draw, ...], tuple[Draw, ...]]:
-    """(each replicate's draw, each row's draw) from ``posterior`` for design rows ``x``:
-    the rows' when an input picks the draw, the replicates' otherwise."""
+    """(each replicate's draw, each row's draw) from ``posterior`` for design rows ``x``
+    over ``columns`` (the spec's inputs by default): the rows' when an input picks the
+    draw, the replicates' otherwise."""
     picker = spec.posterior_input
     if spec.model != "city" or (posterior is None and picker is None):
         return (), ()
@@ -703,8 +709,21 @@ def behaviour_draws(
         )
     if picker is None:
         return tuple(posterior.draws(seeds)), ()
-    column = spec.inputs.index(picker)
+    column = tuple(spec.inputs if columns is None else columns).index(picker)
     return (), tuple(posterior.at(float(u)) for u in x[:, column])
+
+
+def behaviour_values(draw: Draw | None) -> dict[str, float]:
+    """A draw's parameters as the scenario keys they set."""
+    return {} if draw is None else {f"behaviour.{k}": v for k, v in draw.values.items()}
+
+
+def model_identity(spec: Spec) -> dict[str, Any]:
+    """What a manifest records of the city model: its base scenario and its code."""
+    if spec.model != "city":
+        return {}
+    base = spec.base()
+    return {"base_scenario": {"name": base.name, "sha256": base.sha256()}, "model_code_sha256": model_code_sha256()}
 
 
 def sample_design(spec: Spec, posterior: Posterior | None = None) -> Design:
@@ -745,11 +764,7 @@ def manifest(spec: Spec, design: Design) -> dict[str, Any]:
     if design.row_draws:
         particles = "\n".join(d.particle for d in design.row_draws)
         out["row_particles_sha256"] = hashlib.sha256(particles.encode()).hexdigest()
-    if spec.model == "city":
-        base = spec.base()
-        out["base_scenario"] = {"name": base.name, "sha256": base.sha256()}
-        out["model_code_sha256"] = model_code_sha256()
-    return out
+    return out | model_identity(spec)
 
 
 # --- evaluate ----------------------------------------------------------------------

@@ -404,7 +404,7 @@ STRATEGY_SPEC = (SPEC_DIR / "strategy_sobol.toml").read_text()
             'key = "network.household_rewiring"\nkind = "future"',
             "input 'household_network_rewiring'.kind: expected one of measure, uncertainty, got 'future'",
         ),
-        ("future_n = 32\n", "future_n = 48\n", "experiment.future_n: N = 48 is not a power of two"),
+        ("future_n = 16\n", "future_n = 48\n", "experiment.future_n: N = 48 is not a power of two"),
         (
             "bounds = [2026, 2050]",
             "bounds = [2026, 2060]",
