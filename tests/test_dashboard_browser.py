@@ -81,11 +81,14 @@ def test_slider_changes_the_2050_figure_and_the_charts(dashboard_page):
 
 def test_language_switches_both_ways(dashboard_page):
     page = dashboard_page.page
+    # the headline and the panel of measures are redrawn one after the other: wait for each
     page.get_by_role("button", name="English").click()
     page.wait_for_selector(f"text={text('dash_headline_renewable', 'en', year=2050)}", timeout=30_000)
+    page.wait_for_selector(f"text={text('pv_grant_yen_per_kw', 'en')}", timeout=30_000)
     assert page.locator(f"text={text('pv_grant_yen_per_kw', 'en')}").count() >= 1
     page.get_by_role("button", name="日本語").click()
     page.wait_for_selector(f"text={text('dash_headline_renewable', 'ja', year=2050)}", timeout=30_000)
+    page.wait_for_selector(f"text={text('dash_measures', 'ja')}", timeout=30_000)
     assert page.locator(f"text={text('dash_measures', 'ja')}").count() >= 1
 
 
