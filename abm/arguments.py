@@ -30,5 +30,5 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1, "a positive whole number")
 
 
-def seed_number(text: str) -> int:
+def non_negative_int(text: str) -> int:
     return _whole_number(text, 0, "a whole number >= 0")

@@ -32,7 +32,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from abm.arguments import fraction, positive_int, seed_number
+from abm.arguments import fraction, non_negative_int, positive_int
 from abm.clock import FISCAL_YEARS
 from abm.execution import ExperimentMismatch, process_pool
 from abm.output import (
@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario to FY2050 and write its report")
     run.add_argument("scenario", nargs="?", default="strategy", help="scenario file or name (default: strategy)")
-    run.add_argument("--seed", type=seed_number, default=20500, help="master seed (default 20500)")
+    run.add_argument("--seed", type=non_negative_int, default=20500, help="master seed (default 20500)")
     run.add_argument("--replicates", type=positive_int, default=1, help="runs with independent seeds")
     run.add_argument("--scale", type=fraction, default=1.0, help="fraction of agents to simulate (0, 1]")
     run.add_argument("--workers", type=positive_int, default=1, help="processes for replicates")
@@ -80,12 +80,12 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--against", default="strategy", metavar="BASELINE", help="baseline scenario (default: strategy)")
     cmp.add_argument("--replicates", type=positive_int, default=8, help="paired runs per design (default 8)")
     cmp.add_argument("--scale", type=fraction, default=1.0, help="fraction of agents to simulate (0, 1]")
-    cmp.add_argument("--seed", type=seed_number, default=20500, help="master seed (default 20500)")
+    cmp.add_argument("--seed", type=non_negative_int, default=20500, help="master seed (default 20500)")
     cmp.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
     cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
     cmp.add_argument(
         "--window-months",
-        type=seed_number,
+        type=non_negative_int,
         default=24,
         help="a granted agent is a free rider if it adopts in the baseline no later than this many months after "
         "(default 24)",
@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--budget", type=positive_int, help="model runs in all (default 32768; --quick 1536)")
     cal.add_argument("--generations", type=positive_int, help="ABC-SMC generations (default 8; --quick 4)")
     cal.add_argument("--scale", type=fraction, help="fraction of agents to simulate (default 0.25; --quick 0.05)")
-    cal.add_argument("--seed", type=seed_number, help="master seed of the calibration (default 2014)")
+    cal.add_argument("--seed", type=non_negative_int, help="master seed of the calibration (default 2014)")
     cal.add_argument("--quick", action="store_true", help="a small calibration that exercises the whole path")
     cal.add_argument("--holdout-after", type=int, metavar="YEAR", help="fit only outcomes up to YEAR")
     cal.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler)")
@@ -128,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
     sa.add_argument("--n", type=positive_int, help="base sample size N (Sobol: a power of two)")
     sa.add_argument("--replicates", type=positive_int, help="runs per sample point, on common seeds")
     sa.add_argument("--scale", type=fraction, help="fraction of agents to simulate (0, 1]")
+    sa.add_argument(
+        "--futures", type=non_negative_int, help="futures for the measures-within-futures analysis (0: none)"
+    )
+    sa.add_argument("--future-n", type=positive_int, help="Sobol base points over the measures in each future")
     sa.add_argument("--workers", type=positive_int, default=1, help="processes (Dask workers with --scheduler local)")
     sa.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
     sa.add_argument("--out", type=Path, help="output directory (resumed if it holds this experiment)")

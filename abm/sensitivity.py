@@ -272,16 +272,38 @@ class Spec:
             problem["groups"] = [i.group or i.name for i in inputs]
         return problem
 
-    def with_options(self, n: int | None = None, replicates: int | None = None, scale: float | None = None) -> Spec:
+    def with_options(
+        self,
+        n: int | None = None,
+        replicates: int | None = None,
+        scale: float | None = None,
+        futures: int | None = None,
+        future_n: int | None = None,
+    ) -> Spec:
         """The spec with sizes given on the command line, checked like the file's."""
         if n is not None:
             _check_n(self.path, self.method, n, "--n")
-        return replace(
+        futures = self.futures if futures is None else futures
+        if futures and self.method != "sobol":
+            raise SpecError(self.path, "--futures: the measures-within-futures analysis needs method = 'sobol'")
+        if futures == 1:
+            raise SpecError(self.path, "--futures: 0 or a whole number >= 2")
+        if future_n is not None:
+            if not futures:
+                raise SpecError(self.path, "--future-n: base points in each future need futures")
+            _check_n(self.path, self.method, future_n, "--future-n")
+        if futures and not self.futures and future_n is None:
+            future_n = self.n if n is None else n
+        spec = replace(
             self,
             n=self.n if n is None else n,
             replicates=self.replicates if replicates is None else replicates,
             scale=self.scale if scale is None else scale,
+            futures=futures,
+            future_n=0 if not futures else (self.future_n if future_n is None else future_n),
         )
+        _check_kinds_for_futures(self.path, spec, "--futures")
+        return spec
 
     def base(self) -> Scenario:
         assert self.base_scenario is not None
@@ -316,6 +338,12 @@ def _field(
     if not check(value):
         raise SpecError(file, f"{where}.{key}: expected {expected}, got {value!r}")
     return value
+
+
+def _check_kinds_for_futures(file: Path, spec: Spec, where: str) -> None:
+    for kind in KINDS if spec.futures else ():
+        if not spec.of_kind(kind):
+            raise SpecError(file, f"{where}: the analysis within futures needs an input of kind '{kind}'")
 
 
 def _check_n(file: Path, method: str, n: int, where: str) -> None:
@@ -558,9 +586,7 @@ def _check_inputs(spec: Spec) -> None:
     mixed = sorted(g for g, kinds in kinds_of.items() if len(kinds) > 1)
     if mixed:
         raise SpecError(file, f"inputs: group '{mixed[0]}' holds both measures and uncertainties")
-    for kind in KINDS if spec.futures else ():
-        if not spec.of_kind(kind):
-            raise SpecError(file, f"experiment.futures: the analysis within futures needs an input of kind '{kind}'")
+    _check_kinds_for_futures(file, spec, "experiment.futures")
     if spec.model == "ishigami":
         keys = sorted(i.key for i in spec.inputs)
         if keys != list(ISHIGAMI_INPUTS):
@@ -1265,7 +1291,7 @@ def spec_posterior(spec: Spec, no_posterior: bool) -> Posterior | None:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec).with_options(args.n, args.replicates, args.scale)
+    spec = load_spec(args.spec).with_options(args.n, args.replicates, args.scale, args.futures, args.future_n)
     posterior = spec_posterior(spec, args.no_posterior)
     # with the posterior's draws, as run_analysis records it: without them no city analysis would match
     expected = manifest(spec, sample_design(spec, posterior))

@@ -439,6 +439,33 @@ def test_n_from_the_command_line_is_checked_too(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("spec", "options", "message"),
+    [
+        ("strategy_sobol", ["--futures", "1"], "--futures: 0 or a whole number >= 2"),
+        ("strategy_sobol", ["--futures", "4", "--future-n", "12"], "--future-n: N = 12 is not a power of two"),
+        ("strategy_sobol", ["--futures", "0", "--future-n", "16"], "--future-n: base points in each future need"),
+        ("ishigami", ["--futures", "2"], "--futures: the analysis within futures needs an input of kind 'measure'"),
+        ("strategy_morris", ["--futures", "2"], "--futures: the measures-within-futures analysis needs method"),
+    ],
+)
+def test_futures_from_the_command_line_are_checked_too(tmp_path, capsys, spec, options, message):
+    out = tmp_path / "out"
+    assert cli.main(["sensitivity", spec, *options, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_futures_from_the_command_line_set_the_analysis_within_futures():
+    spec = load_spec("strategy_sobol")
+    assert spec.with_options(futures=0).future_n == 0
+    assert (spec.with_options(futures=4).futures, spec.with_options(futures=4).future_n) == (4, spec.future_n)
+    assert spec.with_options(futures=4, future_n=8).future_n == 8
+    # a spec without futures takes the joint N for each future unless told otherwise
+    none = spec.with_options(futures=0)
+    assert none.with_options(n=32, futures=2).future_n == 32
+
+
 def test_a_directory_holding_another_experiment_is_refused(tmp_path):
     out = tmp_path / "out"
     run_analysis(load_spec(ishigami_spec(tmp_path / "a.toml", 4)), out)
