@@ -64,7 +64,7 @@ class CityModel(mesa.Model):
             market=Market(scenario),
             pv=PVEconomics(scenario),
             policy=self.policy,
-            behaviour={**scenario.section("behaviour"), **(behaviour or {})},
+            behaviour=scenario.section("behaviour") | (behaviour or {}),
             adoption_log_from=adoption_log_from,
         )
         self.households = Households(city.households, self.ctx)
