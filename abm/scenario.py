@@ -377,11 +377,16 @@ def resolve_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file() or len(path.parts) > 1:
         return path
+    return _named(path) or path
+
+
+def _named(path: Path) -> Path | None:
+    """The file of a scenario or design name (``strategy``, ``strategy.toml``), if there is one."""
     for directory in (SCENARIO_DIR, DESIGN_DIR):
         candidate = directory / (path.name if path.suffix else f"{path.name}.toml")
         if candidate.is_file():
             return candidate
-    return path
+    return None
 
 
 @dataclass(frozen=True)
@@ -560,7 +565,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         parent = content.get("scenario", {}).get("extends")
         if parent is None:
             break
-        referenced_from, path = path, (path.parent / parent)
+        # relative to the file; failing that, a bare name is one of the project's scenarios
+        beside = path.parent / parent
+        named = None if beside.is_file() or len(Path(parent).parts) > 1 else _named(Path(parent))
+        referenced_from, path = path, named or beside
     data = copy.deepcopy(DEFAULTS)
     for _path, content in reversed(chain):
         data = _merge(data, content)

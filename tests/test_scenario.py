@@ -234,6 +234,25 @@ def test_relative_extends_from_the_files_directory(write_scenario, baseline):
     assert s["households.roof_kw_max"] == baseline["households.roof_kw_max"]
 
 
+def test_a_file_anywhere_extends_a_scenario_by_its_name(write_scenario, strategy):
+    """A design kept outside the project extends ``strategy`` by name; a file
+    ``strategy.toml`` beside it wins, as relative paths do."""
+    design = write_scenario("mine.toml", '[scenario]\nextends = "strategy"\n\n[households]\nroof_kw_sd = 1.0\n')
+
+    def model_part(scenario):
+        return {k: v for k, v in scenario.data.items() if k != "scenario"}
+
+    s = load_scenario(design)
+    assert s["households.roof_kw_sd"] == 1.0
+    assert model_part(s.with_values({"households.roof_kw_sd": strategy["households.roof_kw_sd"]})) == model_part(
+        strategy
+    )
+    also = write_scenario("also.toml", '[scenario]\nextends = "strategy.toml"\n')
+    assert model_part(load_scenario(also)) == model_part(strategy)
+    write_scenario("strategy.toml", '[scenario]\nextends = "baseline"\n\n[households]\nroof_kw_mean = 5.0\n')
+    assert load_scenario(also)["households.roof_kw_mean"] == 5.0
+
+
 def test_peer_scope_must_be_network_or_population(baseline):
     baseline.with_values({"behaviour.peer_scope": "population"})  # valid
     with pytest.raises(ScenarioError):
