@@ -38,6 +38,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def room_address() -> str | None:
+    """This machine's address on its network (the one a route out leaves from), for the
+    people in the room when the page listens on every interface; None without a network."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # a documentation address: a UDP connect sends nothing
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
 def warm_up(controls: dashboard.Controls) -> tuple[float, float]:
     """Run the page's first scenario once at full scale (compiling and building what a
     run needs) and once more, timed; the scale to start at and the timed run's seconds."""
@@ -93,6 +105,9 @@ def serve(scenario: Path, scale: float | None, host: str, port: int) -> int:
             time.sleep(0.05)
         if server.started:
             print(f"Open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
+            room = room_address() if host in ("0.0.0.0", "::") else None
+            if room:
+                print(f"Others on this network: http://{room}:{port}/", flush=True)
 
     threading.Thread(target=announce, daemon=True).start()
     try:
