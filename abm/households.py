@@ -3,9 +3,11 @@ they replace their car, and a battery or V2H beside them (:mod:`abm.storage`).
 
 Only owners of detached houses decide on rooftop PV and PPAs (renters and flat
 dwellers have no roof of their own). Building a new house is a life event: each
-month a share of detached owners rebuild (about 5,400 new detached houses a year);
-the old house's PV goes, and the household chooses a standard house, a standard
-house with PV, or a ZEH (with PV), unless a PV obligation removes the first option.
+month a share of detached owners rebuild (about 5,400 new detached houses a year), and
+a household without PV or a PPA chooses a standard house, a standard house with PV,
+or a ZEH (with PV), unless a PV obligation removes the first option; one with PV or a
+PPA keeps it and makes no choice, though its house counts among the year's new ones
+(a simplification: it slightly dilutes the ZEH share of new houses).
 Car owners replace their car at a constant rate and choose an EV or a petrol car.
 """
 

@@ -1,7 +1,7 @@
 """Social networks as sparse adjacency matrices.
 
 Agents are laid out in space-filling order: households along the neighbourhoods of
-the city, businesses by sector, farmers by district. A Watts-Strogatz small world on
+the city, businesses by sector, farmers in the order they are drawn. A Watts-Strogatz small world on
 that order links each agent to its ``degree`` nearest agents (peer effects in Japan
 are strongest within about 1 km) and rewires a share of the ties to random agents
 (long-range ties). It is built directly as a CSR matrix in canonical form by one
