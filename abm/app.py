@@ -509,7 +509,7 @@ def MeasureInputs(controls: solara.Reactive, scenario, lang: str):
 
     def on_obligation(on: bool) -> None:
         m = dashboard.measure(dashboard.PV_OBLIGATION)
-        controls.set(controls.value.with_value(m.name, float(m.high) if on else None))
+        controls.set(controls.value.with_value(m.name, float(dashboard.PV_OBLIGATION_FIRST_SHOWN) if on else None))
 
     solara.Checkbox(label=text("dash_obligation_on", lang), value=obligation, on_value=on_obligation)
     if not obligation:

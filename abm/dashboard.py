@@ -71,6 +71,9 @@ _MEASURE_UNITS = {
     "business_target_setting_multiplier": ("multiplier", 0.1),
 }
 PV_OBLIGATION = "pv_obligation_fiscal_year"
+# the year an obligation starts when it is switched on: that of the example design
+# pv-obligation-2030 (the range's last year, 2050, would be next to no obligation)
+PV_OBLIGATION_FIRST_SHOWN = 2030
 
 
 @functools.cache

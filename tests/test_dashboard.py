@@ -101,7 +101,7 @@ def test_pv_obligation_switch_and_year(page):
     key = dashboard.measure(dashboard.PV_OBLIGATION).key
     assert dashboard.resolve(asked[-1]).get(key) is None  # the strategy sets none
     rc.find(v.Checkbox, label=text("dash_obligation_on", "ja")).widget.v_model = True
-    assert dashboard.resolve(asked[-1])[key] == 2050  # on: from the range's last year
+    assert dashboard.resolve(asked[-1])[key] == 2030  # on: from the example design's year
     _slider(rc, dashboard.PV_OBLIGATION).v_model = 2031
     assert dashboard.resolve(asked[-1])[key] == 2031
     rc.find(v.Checkbox, label=text("dash_obligation_on", "ja")).widget.v_model = False
