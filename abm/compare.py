@@ -340,27 +340,27 @@ def _ratio_band(numerator: np.ndarray, denominator: np.ndarray, rng: np.random.G
     }
 
 
-def changed_technologies(design: Scenario, baseline: Scenario) -> list[str]:
-    """The technologies of the city programmes that ``design`` adds, removes or
-    changes against ``baseline``: the grants whose free riders tell about the design."""
+def changed_grants(design: Scenario, baseline: Scenario) -> list[str]:
+    """The grants (``agents.technology``) of the city programmes that ``design`` adds,
+    removes or changes against ``baseline``: those whose free riders tell about the
+    design. A household PV design changes ``households.pv``, not the businesses' PV grant."""
     ours, theirs = design.section("subsidies"), baseline.section("subsidies")
-    return sorted(
-        {
-            (ours.get(name) or theirs[name])["technology"]
-            for name in set(ours) | set(theirs)
-            if ours.get(name) != theirs.get(name) and (ours.get(name) or theirs[name])["level"] == "city"
-        }
-    )
+    changed = set()
+    for name in set(ours) | set(theirs):
+        programme = ours.get(name) or theirs[name]
+        if ours.get(name) != theirs.get(name) and programme["level"] == "city":
+            changed.update(f"{agents}.{programme['technology']}" for agents in programme["agents"])
+    return sorted(changed)
 
 
-def _share_band(
-    runs: Sequence[dict[str, Any]], technologies: Sequence[str] | None
-) -> tuple[dict[str, Any], int] | None:
-    """The runs' free-rider shares over ``technologies`` (all where None), as a band,
-    and the number of runs that paid such grants; None where none did."""
+def _share_band(runs: Sequence[dict[str, Any]], grants: Sequence[str] | None) -> tuple[dict[str, Any], int] | None:
+    """The runs' free-rider shares over ``grants`` (``agents.technology``; all where
+    None), as a band, and the number of runs that paid such grants; None where none did."""
     shares = []
     for fr in runs:
-        counts = [x for techs in fr.values() for t, x in techs.items() if technologies is None or t in technologies]
+        counts = [
+            x for agents, techs in fr.items() for t, x in techs.items() if grants is None or f"{agents}.{t}" in grants
+        ]
         granted = sum(x["granted"] for x in counts)
         if granted:
             shares.append(sum(x["free_riders"] for x in counts) / granted)
@@ -369,7 +369,7 @@ def _share_band(
 
 def _free_rider_summary(runs: Sequence[dict[str, Any]], changed: Sequence[str]) -> dict[str, Any] | None:
     """Free-rider share over the runs (a band of the runs' shares), over the grants of
-    the ``changed`` technologies (:func:`changed_technologies`), and by agent type and
+    the ``changed`` grants (:func:`changed_grants`), and by agent type and
     technology (pooled); None where no run paid a city grant."""
     overall = _share_band(runs, None)
     if overall is None:
@@ -385,7 +385,7 @@ def _free_rider_summary(runs: Sequence[dict[str, Any]], changed: Sequence[str]) 
     return {
         **overall[0],
         "runs_with_grants": overall[1],
-        "changed_technologies": list(changed),
+        "changed_grants": list(changed),
         "of_changed_grants": targeted[0] if targeted else None,
         "by_technology": {k: {**p, "share": p["free_riders"] / p["granted"]} for k, p in sorted(pooled.items())},
     }
@@ -468,7 +468,7 @@ def analyse(comparison: Comparison, records: dict[str, dict[str, Any]]) -> dict[
             entry["city_yen_per_additional_t_co2"] = _ratio_band(extra_city_yen, avoided_t, rng)
             entry["free_riders"] = _free_rider_summary(
                 [records[f"{d.name}/{r}"]["outputs"]["free_riders"] for r in range(c.replicates)],
-                changed_technologies(d.scenario, c.baseline.scenario),
+                changed_grants(d.scenario, c.baseline.scenario),
             )
             entry["runs_with_fewer_city_grants"] = int(np.count_nonzero(diff["city_grants_2026_2050"] < 0))
         out["by_design"][d.name] = entry
@@ -505,7 +505,7 @@ def comparison_rows(analysis: dict[str, Any]) -> list[dict[str, Any]]:
             (
                 "free_rider_share_of_changed_grants",
                 targeted,
-                f"grants for {', '.join(fr['changed_technologies'])}"
+                f"grants for {', '.join(fr['changed_grants'])}"
                 if targeted
                 else "no city grants paid"
                 if not fr

@@ -297,6 +297,14 @@ def _negated(b: dict[str, float]) -> dict[str, float]:
     return {"mean": -b["mean"], "p5": -b["p95"], "p95": -b["p5"]}
 
 
+def _grant_label(grant: str, lang: str) -> str:
+    """``households.pv`` as the reader says it: 太陽光（世帯）, PV (households)."""
+    agents, technology = grant.split(".")
+    if lang == "ja":
+        return f"{text(technology, lang)}（{text(agents, lang)}）"
+    return f"{text(technology, lang)} ({text(agents, lang).lower()})"
+
+
 def _paragraph(analysis: dict[str, Any], name: str, lang: str, descriptions: dict[str, str]) -> str:
     entry = analysis["by_design"][name]
     base = analysis["baseline"]
@@ -375,7 +383,7 @@ def _paragraph(analysis: dict[str, Any], name: str, lang: str, descriptions: dic
             text(
                 "para_free_riders_changed",
                 lang,
-                technologies=techs(text(t, lang) for t in fr["changed_technologies"]),
+                technologies=techs(_grant_label(g, lang) for g in fr["changed_grants"]),
                 share=band_text(fr["of_changed_grants"], "share", lang),
                 window=analysis["window_months"],
             )

@@ -31,8 +31,9 @@ from abm.compare import (
     ComparisonError,
     Design,
     PairedRun,
+    _share_band,
     analyse,
-    changed_technologies,
+    changed_grants,
     free_riders,
     run_comparison,
 )
@@ -310,11 +311,28 @@ def test_bad_design_file_stops_before_any_run(tmp_path, write_scenario, capsys):
 
 
 @pytest.mark.parametrize(
-    ("design", "technologies"),
-    [("pv-budget-doubled", ["pv"]), ("pv-budget-to-ppa", ["ppa", "pv"]), ("pv-obligation-2030", [])],
+    ("design", "grants"),
+    [
+        # the household PV budget: the businesses' PV grant, which it leaves alone, is not among them
+        ("pv-budget-doubled", ["households.pv"]),
+        ("pv-budget-to-ppa", ["households.ppa", "households.pv"]),
+        ("pv-obligation-2030", []),
+    ],
 )
-def test_free_riders_of_the_grants_a_design_changes(design, technologies):
-    assert changed_technologies(load_scenario(DESIGN_DIR / f"{design}.toml"), load_scenario(STRATEGY)) == technologies
+def test_free_riders_of_the_grants_a_design_changes(design, grants):
+    assert changed_grants(load_scenario(DESIGN_DIR / f"{design}.toml"), load_scenario(STRATEGY)) == grants
+
+
+def test_the_share_of_changed_grants_counts_only_their_agents():
+    runs = [
+        {
+            "households": {"pv": {"granted": 10, "free_riders": 2}},
+            "businesses": {"pv": {"granted": 30, "free_riders": 30}},
+        }
+    ]
+    (households, _), (both, _) = _share_band(runs, ["households.pv"]), _share_band(runs, None)
+    assert households["mean"] == pytest.approx(0.2)
+    assert both["mean"] == pytest.approx(32 / 40)
 
 
 @pytest.mark.parametrize("design", sorted(p.name for p in DESIGN_DIR.glob("*.toml")))
