@@ -28,6 +28,10 @@ from scipy.stats import spearmanr
 
 # what must agree for two analyses to be the same design at two scales
 SAME_DESIGN = ("experiment", "method", "n", "replicates", "seed", "inputs", "factors")
+# A difference of total indices that matters: one per cent of the output's variance. An
+# input that explains nothing has a bootstrap interval of almost no width, so its ST of
+# 1e-4 at one scale and 3e-4 at the other differ "beyond the intervals" and mean nothing.
+MATERIAL_ST = 0.01
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class OutputAtTwoScales:
     top_city: tuple[str, ...]
     top_small: tuple[str, ...]
     largest_difference: float  # the largest |ST city - ST small| over the factors
-    outside_intervals: tuple[str, ...]  # factors whose difference exceeds both intervals combined
+    outside_intervals: tuple[str, ...]  # factors whose difference exceeds both intervals combined and 0.01
 
     @property
     def stands_in(self) -> bool:
@@ -83,7 +87,7 @@ def compare(city: Mapping[str, Any], small: Mapping[str, Any], top: int = 3) -> 
         st_a, st_b = [a[f][0] for f in factors], [b[f][0] for f in factors]
         rho = float(spearmanr(st_a, st_b).statistic) if len(factors) > 2 else math.nan
         differences = {f: abs(a[f][0] - b[f][0]) for f in factors}
-        outside = tuple(f for f in factors if differences[f] > math.hypot(a[f][1], b[f][1]))
+        outside = tuple(f for f in factors if differences[f] > max(math.hypot(a[f][1], b[f][1]), MATERIAL_ST))
         out.append(
             OutputAtTwoScales(
                 output=name,
@@ -109,7 +113,9 @@ def markdown(city: Mapping[str, Any], small: Mapping[str, Any], rows: Sequence[O
         f"{len(city['factors'])} factors) at scale {city['scale']:g} and at {small['scale']:g}. "
         "Total indices (ST) at N; the small scale stands in for an output where both resolve it, the same "
         "input ranks first, Spearman's rho of ST over the factors is at least 0.8, and no factor's ST "
-        "differs by more than the two bootstrap 95% intervals combined.",
+        f"differs by more than the two bootstrap 95% intervals combined and more than {MATERIAL_ST:g} (one "
+        "per cent of the variance: inputs that explain nothing have intervals of almost no width, and "
+        "differences below that change no conclusion).",
         "",
         f"**{standing} of {len(rows)} outputs** stand in.",
         "",

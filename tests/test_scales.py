@@ -56,6 +56,14 @@ def test_a_difference_beyond_both_intervals_is_named():
     assert row.stands_in
 
 
+def test_a_difference_that_explains_under_one_per_cent_of_the_variance_is_not_one():
+    tiny = {**ST, "e": 0.0001}
+    (row,) = scales.compare(_summary(1.0, tiny, conf=0.00001), _summary(0.05, {**tiny, "e": 0.005}, conf=0.00001))
+    assert row.outside_intervals == ()
+    (row,) = scales.compare(_summary(1.0, tiny, conf=0.00001), _summary(0.05, {**tiny, "e": 0.05}, conf=0.00001))
+    assert row.outside_intervals == ("e",)
+
+
 def test_another_first_input_or_an_unresolved_output_does_not_stand_in():
     swapped = {**ST, "a": 0.3, "b": 0.6}
     (row,) = scales.compare(_summary(1.0, ST, conf=1.0), _summary(0.05, swapped, conf=1.0))
