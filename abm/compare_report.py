@@ -298,11 +298,13 @@ def _negated(b: dict[str, float]) -> dict[str, float]:
 
 
 def _grant_label(grant: str, lang: str) -> str:
-    """``households.pv`` as the reader says it: 太陽光（世帯）, PV (households)."""
+    """``households.pv`` as the reader says it: 世帯の太陽光（自己所有）, households' PV (owned)."""
     agents, technology = grant.split(".")
     if lang == "ja":
-        return f"{text(technology, lang)}（{text(agents, lang)}）"
-    return f"{text(technology, lang)} ({text(agents, lang).lower()})"
+        return f"{text(agents, lang)}の{text(technology, lang)}"
+    name = text(technology, lang)
+    name = name if name[:2].isupper() else name[0].lower() + name[1:]  # PV, PPA and EV keep their capitals
+    return f"{text(agents, lang).lower()}' {name}"
 
 
 def _paragraph(analysis: dict[str, Any], name: str, lang: str, descriptions: dict[str, str]) -> str:

@@ -394,6 +394,11 @@ def markdown(spec: Spec, discovery: Discovery, analysis: dict[str, Any]) -> str:
                 "",
                 f"**Box {box['box']}**: coverage {box['coverage']:.0%}, density {box['density']:.0%}, "
                 f"{box['futures_inside']} futures ({box['mass']:.0%} of them).",
+            ]
+            if not box["conditions"]:
+                lines += ["", NO_CONDITION.format(share=result["share_missing"])]
+                continue
+            lines += [
                 "",
                 "| condition | from | to | quasi-p |",
                 "|---|---|---|---|",
@@ -402,6 +407,13 @@ def markdown(spec: Spec, discovery: Discovery, analysis: dict[str, Any]) -> str:
                 qp = "-" if c["quasi_p"] is None else f"{c['quasi_p']:.2g}"
                 lines.append(f"| {c['condition']} | {_fmt(c['min'])} | {_fmt(c['max'])} | {qp} |")
     return "\n".join(lines) + "\n"
+
+
+# a box that restricts nothing: the whole space already has the density asked for
+NO_CONDITION = (
+    "No condition narrows it: the futures miss in {share:.0%} of the whole space, so missing is the rule "
+    "here, not the outcome of a combination of conditions."
+)
 
 
 def boxes_figure(name: str, result: dict[str, Any], columns: Mapping[str, np.ndarray], path: Path) -> Path:
@@ -525,5 +537,6 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
         for box in result["boxes"]:
             where = "; ".join(f"{c['condition']} {c['min']:.3g}-{c['max']:.3g}" for c in box["conditions"])
+            where = where or "no condition (the whole space)"
             print(f"    box {box['box']}: coverage {box['coverage']:.0%}, density {box['density']:.0%}: {where}")
     return 0

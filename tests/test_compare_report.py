@@ -14,7 +14,7 @@ import re
 import pytest
 
 from abm.compare import Comparison, Design, run_comparison
-from abm.compare_report import SUMMARY_ROWS, render
+from abm.compare_report import SUMMARY_ROWS, _grant_label, render
 from abm.labels import TEXT, band_text, number
 from abm.scenario import DESIGN_DIR, SCENARIO_DIR, load_scenario
 
@@ -117,3 +117,16 @@ def test_a_band_keeps_the_means_scale():
     b = {"mean": 36_989.0, "p5": 36_400.0, "p95": 37_600.0}
     assert band_text(b, "tj", "ja") == "36,989 TJ（36,400～37,600）"
     assert band_text({"mean": 12_000.0, "p5": -300.0, "p95": 25_000.0}, "kw", "en", True) == "+12.0 MW (-0.3 to +25.0)"
+
+
+@pytest.mark.parametrize(
+    ("grant", "lang", "label"),
+    [
+        ("households.pv", "ja", "世帯の太陽光（自己所有）"),
+        ("farmers.solar_sharing", "ja", "農家のソーラーシェアリング"),
+        ("households.pv", "en", "households' PV (owned)"),
+        ("farmers.solar_sharing", "en", "farmers' solar sharing"),
+    ],
+)
+def test_a_changed_grant_is_named_as_a_reader_says_it(grant, lang, label):
+    assert _grant_label(grant, lang) == label

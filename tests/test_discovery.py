@@ -43,6 +43,18 @@ def test_no_missing_future_no_box():
     assert discovery.find_boxes(columns, np.zeros(100, dtype=bool), rules) == []
 
 
+def test_futures_that_miss_almost_everywhere_give_a_box_without_conditions():
+    """Where the whole space already has the density asked for, PRIM restricts nothing,
+    and the report says that missing is the rule rather than showing an empty table."""
+    rng = np.random.default_rng(5)
+    columns = {name: rng.random(400) for name in ("a", "b")}
+    misses = rng.random(400) < 0.93
+    rules = discovery.Discovery(futures=400, outcomes=(), min_density=0.8)
+    (box,) = discovery.find_boxes(columns, misses, rules)
+    assert box["conditions"] == [] and box["coverage"] == 1.0
+    assert box["density"] == pytest.approx(misses.mean())
+
+
 SPEC = (
     (SPEC_DIR / "ishigami.toml").read_text()
     + """
