@@ -6,7 +6,7 @@ meant to type. The blocks of one document run in order, each in its own
 that a design file a guide writes stays there) and the project's other folders read
 only; ``results/reference`` is the committed one. Each ``abm`` command is run at a
 small scale: ``--scale 0.01``, at most 2 replicates and workers, and for the
-sensitivity and discovery commands a few base points and futures. Everything else runs
+sensitivity and discovery commands a few base points and futures, one replicate. Everything else runs
 as written.
 """
 
@@ -40,7 +40,7 @@ SCALED = ("run", "compare", "sensitivity", "discover")
 SMALL = {
     "compare": {"--replicates": "2"},
     "run": {},
-    "sensitivity": {"--n": "4", "--replicates": "2", "--futures": "0"},
+    "sensitivity": {"--n": "4", "--replicates": "1", "--futures": "0"},
     "discover": {"--futures": "16", "--replicates": "1"},
 }
 
@@ -180,7 +180,7 @@ def test_the_main_job_of_the_readme_is_a_command_the_tests_run():
         ("abm compare a b --scale 0.05 --lang en", "abm compare a b --lang en --scale 0.01 --replicates 2"),
         (
             "abm sensitivity strategy_sobol --n 128 --futures 8 --future-n 16",
-            "abm sensitivity strategy_sobol --scale 0.01 --n 4 --replicates 2 --futures 0",
+            "abm sensitivity strategy_sobol --scale 0.01 --n 4 --replicates 1 --futures 0",
         ),
         ("abm dashboard --port 8080", "abm dashboard --port 8080"),
         (
